@@ -1,0 +1,1 @@
+"""Casebridge: the composition root (settings, clock, command line) shared by every package."""

@@ -1,0 +1,195 @@
+"""One typed settings object: defaults, then a TOML config file, then CASEBRIDGE_* variables.
+
+Validated once at start-up so a typo in a database URL fails with a message naming the
+setting, not with a stack trace from the first request.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+APP_NAME = "casebridge"
+SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_config_file() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "casebridge.toml"
+
+
+def config_file_path() -> Path:
+    """CASEBRIDGE_CONFIG names the file; otherwise the user's config directory is tried."""
+    return Path(os.environ.get("CASEBRIDGE_CONFIG") or default_config_file())
+
+
+class SettingsError(Exception):
+    """Settings that cannot work, with one plain line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Casebridge cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CASEBRIDGE_", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the embedded database, stored documents and the generated secret live.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Empty means a SQLite file in data_dir.",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Signs sessions. Empty means one generated and kept in data_dir.",
+        repr=False,
+    )
+    timezone: str = Field(default="Europe/London", description="Partnership's local time zone.")
+    log_level: str = Field(default="INFO")
+    sql_echo: bool = Field(default=False, description="Log every SQL statement (development).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL ({exc})") from None
+        if url.get_backend_name() not in SUPPORTED_DIALECTS:
+            raise ValueError(
+                f"database {url.get_backend_name()!r} is not supported; "
+                f"use one of {', '.join(SUPPORTED_DIALECTS)}"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'casebridge.sqlite3'}"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
+
+    def effective_secret_key(self) -> str:
+        """The configured key, or one generated on first run and kept beside the database."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+    def describe(self) -> dict[str, Any]:
+        """What is in force, with secrets and database passwords hidden."""
+        url = make_url(self.effective_database_url)
+        return {
+            "config_file": str(config_file_path()),
+            "config_file_found": config_file_path().exists(),
+            "data_dir": str(self.data_dir),
+            "database_url": url.render_as_string(hide_password=True),
+            "secret_key": "(set)" if self.secret_key else "(generated in data_dir)",
+            "timezone": self.timezone,
+            "log_level": self.log_level,
+            "sql_echo": self.sql_echo,
+        }
+
+
+# Variables with our prefix that are not settings but are read elsewhere.
+NON_SETTING_VARIABLES = {"CASEBRIDGE_CONFIG", "CASEBRIDGE_TEST_DATABASE_URL"}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate settings, turning pydantic's errors into plain sentences."""
+    problems = _unknown_variables()
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "is not a Casebridge setting"
+            problems.append(f"{field} (CASEBRIDGE_{field.upper()}): {message}")
+        raise SettingsError(problems) from None
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _unknown_variables() -> list[str]:
+    """A misspelt CASEBRIDGE_DATABSE_URL must not quietly fall back to the SQLite default."""
+    known = {f"CASEBRIDGE_{name.upper()}" for name in Settings.model_fields}
+    problems = []
+    for name in sorted(os.environ):
+        if name.startswith("CASEBRIDGE_") and name not in known | NON_SETTING_VARIABLES:
+            guess = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {guess[0]}?" if guess else ""
+            problems.append(f"{name} is not a Casebridge setting{hint}")
+    return problems
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,232 @@
+"""Writing and verifying the audit chain.
+
+Services call `record` as they change things. Entries are chained when the transaction
+commits, so the chain head is locked for the commit only, not for a whole request, and a
+rolled-back change leaves no audit entry behind.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session
+
+from casebridge import clock
+from storage.actors import Actor
+from storage.audit.models import GENESIS_HASH, AuditAction, AuditChainHead, AuditEntry
+from storage.base import Base
+
+_PENDING = "casebridge.audit.pending"
+
+
+@dataclass
+class _PendingEntry:
+    actor: Actor
+    action: AuditAction
+    occurred_at: datetime
+    entity: Base | None
+    entity_type: str
+    entity_id: str | None
+    case_id: int | None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: AuditAction,
+    *,
+    entity: Base | None = None,
+    entity_type: str | None = None,
+    entity_id: object = None,
+    case_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Queue an audit entry for this transaction. `entity` may be new: its id is read at commit."""
+    if entity is None and entity_type is None:
+        raise ValueError("an audit entry names an entity or an entity type")
+    changes = {
+        key: value
+        for key, value in (("before", before), ("after", after), ("detail", detail))
+        if value is not None
+    }
+    session.info.setdefault(_PENDING, []).append(
+        _PendingEntry(
+            actor=actor,
+            action=action,
+            occurred_at=clock.now(),
+            entity=entity,
+            entity_type=entity_type or type(entity).__tablename__,  # type: ignore[union-attr]
+            entity_id=None if entity_id is None else str(entity_id),
+            case_id=case_id,
+            changes=changes,
+        )
+    )
+
+
+def snapshot(obj: Base, fields: list[str]) -> dict[str, Any]:
+    """The named attributes as JSON-ready values, for before/after pictures."""
+    return {name: _jsonable(getattr(obj, name)) for name in fields}
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
+    """Only what differs, so an audit entry says what changed rather than everything."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+@event.listens_for(Session, "before_commit")
+def _seal_pending_entries(session: Session) -> None:
+    pending: list[_PendingEntry] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()  # new entities get their ids
+    head = session.execute(
+        select(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if head is None:
+        head = AuditChainHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
+        session.add(head)
+    for item in pending:
+        entity_id = item.entity_id
+        if entity_id is None and item.entity is not None:
+            identity = inspect(item.entity).identity
+            entity_id = "/".join(str(part) for part in identity) if identity else None
+        entry = AuditEntry(
+            seq=head.last_seq + 1,
+            occurred_at=item.occurred_at,
+            actor_user_id=item.actor.user_id,
+            actor_agency_id=item.actor.agency_id,
+            actor_label=item.actor.label,
+            action=item.action,
+            entity_type=item.entity_type,
+            entity_id=entity_id,
+            case_id=item.case_id,
+            changes=canonical_json(item.changes),
+            ip_address=item.actor.ip_address,
+            request_id=item.actor.request_id,
+            prev_hash=head.last_hash,
+        )
+        entry.entry_hash = entry_digest(entry)
+        session.add(entry)
+        head.last_seq = entry.seq
+        head.last_hash = entry.entry_hash
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending_entries(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def entry_digest(entry: AuditEntry) -> str:
+    occurred = entry.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+    material = canonical_json(
+        {
+            "seq": entry.seq,
+            "occurred_at": occurred,
+            "actor_user_id": entry.actor_user_id,
+            "actor_agency_id": entry.actor_agency_id,
+            "actor_label": entry.actor_label,
+            "action": AuditAction(entry.action).value,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "case_id": entry.case_id,
+            "changes": entry.changes,
+            "ip_address": entry.ip_address,
+            "request_id": entry.request_id,
+            "prev_hash": entry.prev_hash,
+        }
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(_jsonable(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    last_seq: int
+    broken_seq: int | None = None
+    broken_entry_id: int | None = None
+    reason: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.reason is None
+
+
+def verify_chain(
+    session: Session,
+    *,
+    batch_size: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> ChainReport:
+    """Walk the chain in order and report the first entry that was edited, removed or added."""
+    total = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    head = session.get(AuditChainHead, 1)
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    rows = session.execute(
+        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
+    ).scalars()
+    for entry in rows:
+        if entry.seq != expected_seq:
+            return ChainReport(
+                checked, expected_seq - 1, entry.seq, entry.id,
+                f"entries {expected_seq} to {entry.seq - 1} are missing before entry {entry.seq}",
+            )
+        if entry.prev_hash != prev_hash:
+            return ChainReport(
+                checked, entry.seq - 1, entry.seq, entry.id,
+                f"entry {entry.seq} does not follow entry {entry.seq - 1}: "
+                "an entry was removed, inserted or re-written",
+            )
+        if entry_digest(entry) != entry.entry_hash:
+            return ChainReport(
+                checked, entry.seq - 1, entry.seq, entry.id,
+                f"entry {entry.seq} was altered after it was written",
+            )
+        prev_hash, expected_seq, checked = entry.entry_hash, entry.seq + 1, checked + 1
+        if progress and checked % batch_size == 0:
+            progress(checked, total)
+        session.expunge(entry)
+    if progress:
+        progress(checked, total)
+    last_seq = expected_seq - 1
+    if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
+        return ChainReport(
+            checked, last_seq, last_seq + 1, None,
+            f"the chain head records {head.last_seq} entries but only {last_seq} remain: "
+            "entries were removed from the end",
+        )
+    return ChainReport(checked, last_seq)

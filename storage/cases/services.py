@@ -1,0 +1,546 @@
+"""The write paths for cases. Each function flushes and leaves the commit to its caller.
+
+The workflow interpreter decides *what* happens (which stages open, with which deadlines);
+these services make it so in one transaction, with the audit entries and outbox rows that go
+with it. Every change to a case bumps its version, so two people working the same case
+cannot silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from casebridge import clock
+from storage.accounts.models import User
+from storage.actors import Actor
+from storage.agencies.models import Agency
+from storage.audit.models import AuditAction
+from storage.audit.services import changed_fields, record, snapshot
+from storage.cases.models import (
+    Action,
+    ActionStatus,
+    Case,
+    CaseLink,
+    CaseParticipant,
+    CaseShare,
+    CaseStatus,
+    LinkKind,
+    Note,
+    ParticipantRole,
+    RiskLevel,
+    StageInstance,
+    StageStatus,
+)
+from storage.cases.references import next_reference
+from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, NotFound
+from storage.outbox.models import EffectKind
+from storage.outbox.services import enqueue
+from storage.people.models import Group, Location, Person
+
+CASE_FIELDS = [
+    "reference", "case_type", "definition_version", "definition_hash", "title", "status",
+    "risk_level", "owning_agency_id", "lead_officer_id", "restricted", "closure_reason",
+]
+STAGE_FIELDS = [
+    "stage_key", "sequence", "status", "form_key", "assignee_user_id", "assignee_agency_id",
+    "opened_at", "warn_at", "due_at", "completed_at",
+]
+ACTION_FIELDS = [
+    "title", "assigned_agency_id", "assigned_user_id", "status", "due_at", "decline_reason",
+    "outcome", "completed_at",
+]
+
+# Which action statuses may follow which: done and declined are final.
+ACTION_TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
+    ActionStatus.OPEN: frozenset(
+        {ActionStatus.ACCEPTED, ActionStatus.DECLINED, ActionStatus.DONE, ActionStatus.OVERDUE}
+    ),
+    ActionStatus.ACCEPTED: frozenset(
+        {ActionStatus.DONE, ActionStatus.DECLINED, ActionStatus.OVERDUE}
+    ),
+    ActionStatus.OVERDUE: frozenset(
+        {ActionStatus.ACCEPTED, ActionStatus.DONE, ActionStatus.DECLINED}
+    ),
+    ActionStatus.DONE: frozenset(),
+    ActionStatus.DECLINED: frozenset(),
+}
+OUTSTANDING_ACTIONS = (ActionStatus.OPEN, ActionStatus.ACCEPTED, ActionStatus.OVERDUE)
+
+
+@dataclass(frozen=True)
+class CaseTypeRef:
+    """The definition a case starts on: recorded on the case so later versions never break it."""
+
+    key: str
+    reference_prefix: str
+    version: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """A stage to open, as decided by the workflow interpreter."""
+
+    stage_key: str
+    form_key: str | None = None
+    due_at: datetime | None = None
+    warn_at: datetime | None = None
+    assignee_user_id: int | None = None
+    assignee_agency_id: int | None = None
+
+
+def open_case(
+    session: Session,
+    actor: Actor,
+    *,
+    case_type: CaseTypeRef,
+    title: str,
+    owning_agency_id: int,
+    first_stages: Sequence[StagePlan],
+    lead_officer_id: int | None = None,
+    risk_level: RiskLevel | None = None,
+    summary: str | None = None,
+    restricted: bool = False,
+    share_with_agency_ids: Sequence[int] = (),
+) -> Case:
+    now = clock.now()
+    errors: dict[str, str] = {}
+    if not title.strip():
+        errors["title"] = "Enter a short title for the case"
+    owner = session.get(Agency, owning_agency_id)
+    if owner is None or not owner.active:
+        errors["owning_agency"] = "Choose an active agency to own the case"
+    if lead_officer_id is not None:
+        lead = session.get(User, lead_officer_id)
+        if lead is None or not lead.active:
+            errors["lead_officer"] = "Choose a lead officer with an active account"
+        elif lead.agency_id not in {owning_agency_id, *share_with_agency_ids}:
+            errors["lead_officer"] = "The lead officer must work for an agency on the case"
+    if not first_stages:
+        errors["stages"] = "A case opens in at least one stage"
+    for agency_id in share_with_agency_ids:
+        if session.get(Agency, agency_id) is None:
+            errors["share_with"] = f"Agency {agency_id} does not exist"
+    if errors:
+        raise InvalidRequest(errors)
+
+    case = Case(
+        reference=next_reference(session, case_type.reference_prefix, now.year),
+        case_type=case_type.key,
+        definition_version=case_type.version,
+        definition_hash=case_type.content_hash,
+        title=title.strip(),
+        summary=summary,
+        status=CaseStatus.OPEN,
+        risk_level=risk_level,
+        owning_agency_id=owning_agency_id,
+        lead_officer_id=lead_officer_id,
+        restricted=restricted,
+        workflow_state={},
+        opened_at=now,
+        created_by_id=actor.user_id,
+        shares=[
+            CaseShare(agency_id=a, shared_by_id=actor.user_id)
+            for a in dict.fromkeys(share_with_agency_ids)
+            if a != owning_agency_id
+        ],
+    )
+    session.add(case)
+    session.flush()
+    record(
+        session, actor, AuditAction.CREATE, entity=case, case_id=case.id,
+        after=snapshot(case, CASE_FIELDS) | {"shared_with": list(share_with_agency_ids)},
+    )
+    for plan in first_stages:
+        _open_stage(session, actor, case, plan, now)
+    session.flush()
+    return case
+
+
+def record_stage_submission(
+    session: Session,
+    actor: Actor,
+    *,
+    case_id: int,
+    stage_instance_id: int,
+    expected_version: int,
+    form_data: dict[str, Any],
+    next_stages: Sequence[StagePlan] = (),
+    risk_level: RiskLevel | None = None,
+    close_reason: str | None = None,
+) -> Case:
+    """Complete a stage with its form answers and open whatever the workflow says comes next."""
+    case = _load_case_for_change(session, case_id, expected_version, submitted=form_data)
+    stage = session.get(StageInstance, stage_instance_id)
+    if stage is None or stage.case_id != case.id:
+        raise NotFound("Stage", stage_instance_id)
+    if stage.status is not StageStatus.ACTIVE:
+        raise InvalidState(
+            f"The stage '{stage.stage_key}' on {case.reference} is already {stage.status.value}; "
+            "it cannot be submitted again"
+        )
+    now = clock.now()
+    before = snapshot(stage, STAGE_FIELDS)
+    stage.status = StageStatus.COMPLETED
+    stage.form_data = form_data
+    stage.completed_at = now
+    stage.completed_by_id = actor.user_id
+    record(
+        session, actor, AuditAction.UPDATE, entity=stage, case_id=case.id,
+        before=before, after=snapshot(stage, STAGE_FIELDS) | {"form_data": form_data},
+    )
+    case_before = snapshot(case, CASE_FIELDS)
+    if risk_level is not None:
+        case.risk_level = risk_level
+    for plan in next_stages:
+        _open_stage(session, actor, case, plan, now)
+    if close_reason is not None:
+        _close(session, actor, case, close_reason, now)
+    touch(case, now)
+    _flush_case(session, case, expected_version, form_data)
+    old, new = changed_fields(case_before, snapshot(case, CASE_FIELDS))
+    if new:
+        record(session, actor, AuditAction.UPDATE, entity=case, case_id=case.id,
+               before=old, after=new)
+    return case
+
+
+def close_case(
+    session: Session, actor: Actor, *, case_id: int, expected_version: int, reason: str
+) -> Case:
+    case = _load_case_for_change(session, case_id, expected_version, submitted={"reason": reason})
+    if not reason.strip():
+        raise InvalidRequest({"reason": "Say why the case is being closed"})
+    before = snapshot(case, CASE_FIELDS)
+    now = clock.now()
+    _close(session, actor, case, reason.strip(), now)
+    touch(case, now)
+    _flush_case(session, case, expected_version, {"reason": reason})
+    old, new = changed_fields(before, snapshot(case, CASE_FIELDS))
+    record(session, actor, AuditAction.UPDATE, entity=case, case_id=case.id, before=old, after=new)
+    return case
+
+
+def assign_action(
+    session: Session,
+    actor: Actor,
+    *,
+    case_id: int,
+    title: str,
+    assigned_agency_id: int,
+    due_at: datetime,
+    assigned_user_id: int | None = None,
+    detail: str | None = None,
+    stage_instance_id: int | None = None,
+) -> Action:
+    """Give an agency (or one of its people) a task on the case, and tell them through the outbox.
+
+    The agency is added to the case's sharing if it was not on it: it cannot act on a case
+    it cannot see.
+    """
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound("Case", case_id)
+    if case.status is CaseStatus.CLOSED:
+        raise InvalidState(f"{case.reference} is closed; reopen it before adding actions")
+    now = clock.now()
+    errors: dict[str, str] = {}
+    if not title.strip():
+        errors["title"] = "Say what needs doing"
+    agency = session.get(Agency, assigned_agency_id)
+    if agency is None or not agency.active:
+        errors["assigned_agency"] = "Choose an active agency to do this"
+    if assigned_user_id is not None:
+        user = session.get(User, assigned_user_id)
+        if user is None or not user.active:
+            errors["assigned_user"] = "Choose a person with an active account"
+        elif user.agency_id != assigned_agency_id:
+            errors["assigned_user"] = "Choose someone who works for the agency doing this"
+    if due_at.tzinfo is None:
+        errors["due_at"] = "The due date needs a time zone"
+    elif due_at < now:
+        errors["due_at"] = "The due date must be in the future"
+    if stage_instance_id is not None:
+        stage = session.get(StageInstance, stage_instance_id)
+        if stage is None or stage.case_id != case.id:
+            errors["stage"] = "That stage is not on this case"
+    if errors:
+        raise InvalidRequest(errors)
+
+    action = Action(
+        case_id=case.id,
+        stage_instance_id=stage_instance_id,
+        title=title.strip(),
+        detail=detail,
+        assigned_agency_id=assigned_agency_id,
+        assigned_user_id=assigned_user_id,
+        status=ActionStatus.OPEN,
+        due_at=due_at,
+        created_by_id=actor.user_id,
+        created_at=now,
+    )
+    session.add(action)
+    _ensure_shared(session, actor, case, assigned_agency_id)
+    touch(case, now)
+    session.flush()
+    record(session, actor, AuditAction.CREATE, entity=action, case_id=case.id,
+           after=snapshot(action, ACTION_FIELDS))
+    enqueue(
+        session,
+        kind=EffectKind.NOTIFY_AGENCY,
+        idempotency_key=f"action-assigned:{action.id}",
+        payload={"template": "action_assigned", "action_id": action.id},
+        case_id=case.id,
+    )
+    return action
+
+
+def respond_to_action(
+    session: Session,
+    actor: Actor,
+    *,
+    action_id: int,
+    status: ActionStatus,
+    reason: str | None = None,
+    outcome: str | None = None,
+) -> Action:
+    """Accept, decline (with a reason), complete or mark overdue an action."""
+    action = session.get(Action, action_id)
+    if action is None:
+        raise NotFound("Action", action_id)
+    status = ActionStatus(status)
+    if status not in ACTION_TRANSITIONS[action.status]:
+        raise InvalidState(
+            f"An action that is {action.status.value} cannot become {status.value}"
+        )
+    if status is ActionStatus.DECLINED and not (reason or "").strip():
+        raise InvalidRequest({"reason": "Say why the action is declined"})
+    before = snapshot(action, ACTION_FIELDS)
+    action.status = status
+    if status is ActionStatus.DECLINED:
+        action.decline_reason = reason.strip()  # type: ignore[union-attr]
+    if status is ActionStatus.DONE:
+        action.completed_at = clock.now()
+        action.outcome = outcome
+    session.flush()
+    old, new = changed_fields(before, snapshot(action, ACTION_FIELDS))
+    record(session, actor, AuditAction.UPDATE, entity=action, case_id=action.case_id,
+           before=old, after=new)
+    return action
+
+
+def add_participant(
+    session: Session,
+    actor: Actor,
+    *,
+    case_id: int,
+    role: ParticipantRole,
+    person_id: int | None = None,
+    location_id: int | None = None,
+    group_id: int | None = None,
+) -> CaseParticipant:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound("Case", case_id)
+    role = ParticipantRole(role)
+    subjects = [s for s in (person_id, location_id, group_id) if s is not None]
+    if len(subjects) != 1:
+        raise InvalidRequest({"subject": "Choose exactly one person, location or group"})
+    if location_id is not None:
+        if session.get(Location, location_id) is None:
+            raise NotFound("Location", location_id)
+        role = ParticipantRole.INCIDENT_LOCATION
+    elif role is ParticipantRole.INCIDENT_LOCATION:
+        raise InvalidRequest({"role": "Only a location can be the incident location"})
+    if person_id is not None and session.get(Person, person_id) is None:
+        raise NotFound("Person", person_id)
+    if group_id is not None:
+        if session.get(Group, group_id) is None:
+            raise NotFound("Group", group_id)
+        if role not in (ParticipantRole.SUBJECT_GROUP, ParticipantRole.PERPETRATOR,
+                        ParticipantRole.ALLEGED_PERPETRATOR):
+            raise InvalidRequest({"role": "A group can be a subject or (alleged) perpetrator"})
+    participant = CaseParticipant(
+        case_id=case.id, role=role, person_id=person_id, location_id=location_id,
+        group_id=group_id,
+    )
+    session.add(participant)
+    session.flush()
+    record(session, actor, AuditAction.CREATE, entity=participant, case_id=case.id,
+           after={"role": role, "person_id": person_id, "location_id": location_id,
+                  "group_id": group_id})
+    return participant
+
+
+def share_case(session: Session, actor: Actor, *, case_id: int, agency_id: int) -> CaseShare | None:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound("Case", case_id)
+    if session.get(Agency, agency_id) is None:
+        raise NotFound("Agency", agency_id)
+    share = _ensure_shared(session, actor, case, agency_id)
+    session.flush()
+    return share
+
+
+def add_note(
+    session: Session, actor: Actor, *, case_id: int, body: str, restricted_to_agency: bool = False
+) -> Note:
+    if session.get(Case, case_id) is None:
+        raise NotFound("Case", case_id)
+    if not body.strip():
+        raise InvalidRequest({"body": "Write the note before saving it"})
+    note = Note(case_id=case_id, author_id=actor.user_id, body=body.strip(),
+                restricted_to_agency=restricted_to_agency)
+    session.add(note)
+    session.flush()
+    record(session, actor, AuditAction.CREATE, entity=note, case_id=case_id,
+           after={"body": note.body, "restricted_to_agency": restricted_to_agency})
+    return note
+
+
+def link_cases(
+    session: Session, actor: Actor, *, from_case_id: int, to_case_id: int, kind: LinkKind,
+    reason: str | None = None,
+) -> CaseLink:
+    if from_case_id == to_case_id:
+        raise InvalidRequest({"to_case": "A case cannot be linked to itself"})
+    for case_id in (from_case_id, to_case_id):
+        if session.get(Case, case_id) is None:
+            raise NotFound("Case", case_id)
+    kind = LinkKind(kind)
+    existing = session.scalar(
+        select(CaseLink).where(
+            CaseLink.from_case_id == from_case_id,
+            CaseLink.to_case_id == to_case_id,
+            CaseLink.kind == kind,
+        )
+    )
+    if existing is not None:
+        return existing
+    link = CaseLink(from_case_id=from_case_id, to_case_id=to_case_id, kind=kind, reason=reason,
+                    linked_by_id=actor.user_id)
+    session.add(link)
+    session.flush()
+    record(session, actor, AuditAction.CREATE, entity=link, case_id=from_case_id,
+           after={"to_case_id": to_case_id, "kind": kind, "reason": reason})
+    return link
+
+
+def touch(case: Case, now: datetime) -> None:
+    """Mark the case changed: its version moves even when only its stages or actions did."""
+    case.version += 1
+    case.updated_at = now
+
+
+def case_by_reference(session: Session, reference: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+
+
+def _open_stage(
+    session: Session, actor: Actor, case: Case, plan: StagePlan, now: datetime
+) -> StageInstance:
+    previous = [s.sequence for s in case.stages if s.stage_key == plan.stage_key]
+    stage = StageInstance(
+        case=case,
+        stage_key=plan.stage_key,
+        sequence=max(previous, default=0) + 1,
+        status=StageStatus.ACTIVE,
+        form_key=plan.form_key,
+        assignee_user_id=plan.assignee_user_id,
+        assignee_agency_id=plan.assignee_agency_id,
+        opened_at=now,
+        warn_at=plan.warn_at,
+        due_at=plan.due_at,
+    )
+    session.add(stage)
+    session.flush()
+    record(session, actor, AuditAction.CREATE, entity=stage, case_id=case.id,
+           after=snapshot(stage, STAGE_FIELDS))
+    return stage
+
+
+def _close(session: Session, actor: Actor, case: Case, reason: str, now: datetime) -> None:
+    if case.status is CaseStatus.CLOSED:
+        raise InvalidState(f"{case.reference} is already closed")
+    outstanding = [a for a in case.actions if a.status in OUTSTANDING_ACTIONS]
+    if outstanding:
+        titles = "; ".join(f"'{a.title}'" for a in outstanding[:5])
+        raise InvalidState(
+            f"{case.reference} has {len(outstanding)} outstanding action(s) ({titles}): "
+            "complete or decline them before closing the case"
+        )
+    for stage in case.active_stages:
+        stage.status = StageStatus.CANCELLED
+        record(session, actor, AuditAction.UPDATE, entity=stage, case_id=case.id,
+               before={"status": StageStatus.ACTIVE}, after={"status": StageStatus.CANCELLED})
+    case.status = CaseStatus.CLOSED
+    case.closed_at = now
+    case.closure_reason = reason
+
+
+def _ensure_shared(
+    session: Session, actor: Actor, case: Case, agency_id: int
+) -> CaseShare | None:
+    if agency_id == case.owning_agency_id or any(s.agency_id == agency_id for s in case.shares):
+        return None
+    share = CaseShare(agency_id=agency_id, shared_by_id=actor.user_id)
+    case.shares.append(share)
+    record(session, actor, AuditAction.CREATE, entity_type="case_shares",
+           entity_id=f"{case.id}/{agency_id}", case_id=case.id, after={"agency_id": agency_id})
+    return share
+
+
+def _load_case_for_change(
+    session: Session, case_id: int, expected_version: int, *, submitted: dict[str, Any]
+) -> Case:
+    case = session.get(Case, case_id, populate_existing=True)
+    if case is None:
+        raise NotFound("Case", case_id)
+    if case.version != expected_version:
+        raise ConcurrencyConflict(
+            f"Case {case.reference}",
+            expected_version=expected_version,
+            current_version=case.version,
+            submitted=submitted,
+        )
+    if case.status is CaseStatus.CLOSED:
+        raise InvalidState(f"{case.reference} is closed")
+    return case
+
+
+def _flush_case(
+    session: Session, case: Case, expected_version: int, submitted: dict[str, Any]
+) -> None:
+    """Flush, turning a lost race into the same conflict a stale form gets."""
+    label = f"Case {case.reference}"
+    try:
+        session.flush()
+    except StaleDataError:
+        raise ConcurrencyConflict(
+            label, expected_version=expected_version, current_version=None, submitted=submitted
+        ) from None
+    except OperationalError as exc:
+        if _is_sqlite_stale_snapshot(exc):
+            raise ConcurrencyConflict(
+                label, expected_version=expected_version, current_version=None,
+                submitted=submitted,
+            ) from None
+        raise
+
+
+def _is_sqlite_stale_snapshot(exc: OperationalError) -> bool:
+    """SQLite's SQLITE_BUSY_SNAPSHOT: another connection wrote after this one read."""
+    original = exc.orig
+    return isinstance(original, sqlite3.OperationalError) and (
+        getattr(original, "sqlite_errorcode", None) == 517  # SQLITE_BUSY_SNAPSHOT
+    )

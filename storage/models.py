@@ -1,0 +1,77 @@
+"""Every model, imported once so the metadata Alembic compares against is complete."""
+
+from storage.accounts.models import Role, User, UserRole
+from storage.agencies.models import Agency, AgencyType
+from storage.audit.models import AuditAction, AuditChainHead, AuditEntry
+from storage.base import Base
+from storage.cases.models import (
+    Action,
+    ActionStatus,
+    Case,
+    CaseLink,
+    CaseParticipant,
+    CaseShare,
+    CaseStatus,
+    LinkKind,
+    Note,
+    ParticipantRole,
+    ReferenceCounter,
+    RiskLevel,
+    StageInstance,
+    StageStatus,
+)
+from storage.documents.models import Document
+from storage.flags.models import Flag, FlagKind
+from storage.outbox.models import EffectKind, OutboxMessage, OutboxStatus
+from storage.people.models import (
+    AddressKind,
+    ContactMethod,
+    Group,
+    GroupMember,
+    Location,
+    Person,
+    PersonAddress,
+    Vulnerability,
+    VulnerabilityKind,
+)
+
+__all__ = [
+    "Action",
+    "ActionStatus",
+    "AddressKind",
+    "Agency",
+    "AgencyType",
+    "AuditAction",
+    "AuditChainHead",
+    "AuditEntry",
+    "Base",
+    "Case",
+    "CaseLink",
+    "CaseParticipant",
+    "CaseShare",
+    "CaseStatus",
+    "ContactMethod",
+    "Document",
+    "EffectKind",
+    "Flag",
+    "FlagKind",
+    "Group",
+    "GroupMember",
+    "LinkKind",
+    "Location",
+    "Note",
+    "OutboxMessage",
+    "OutboxStatus",
+    "ParticipantRole",
+    "Person",
+    "PersonAddress",
+    "ReferenceCounter",
+    "RiskLevel",
+    "Role",
+    "StageInstance",
+    "StageStatus",
+    "User",
+    "UserRole",
+    "Vulnerability",
+    "VulnerabilityKind",
+]
