@@ -262,6 +262,73 @@ def audit_verify(ctx: Context) -> None:
     sys.exit(1)
 
 
+# --- demo data and the web server ---------------------------------------------------------
+
+
+@main.group()
+def demo() -> None:
+    """Synthetic demo data (generated: no real people)."""
+
+
+@demo.command("generate")
+@click.option("--cases", default=200, show_default=True, type=click.IntRange(min=0))
+@click.option("--seed", default=1, show_default=True, help="Same seed, same partnership.")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the database already has data.")
+@pass_context
+def demo_generate(ctx: Context, cases: int, seed: int, if_empty: bool) -> None:
+    """Create a demo partnership: agencies, one account per role, people and cases."""
+    from casebridge import demo as demo_data
+
+    runtime = ctx.require_schema()
+    with unit_of_work(runtime.sessions) as session:
+        if demo_data.has_data(session):
+            if if_empty:
+                click.echo("The database already has data; leaving it as it is.")
+                return
+            raise click.ClickException(
+                "The database already has data. Use an empty database for the demo "
+                "(or --if-empty to skip)."
+            )
+    with click.progressbar(length=cases, label="Generating demo cases", file=sys.stderr) as bar:
+        done = 0
+
+        def advance(total: int) -> None:
+            nonlocal done
+            bar.update(total - done)
+            done = total
+
+        summary = demo_data.generate(runtime.sessions, cases=cases, seed=seed, progress=advance)
+    click.echo(
+        f"Created {summary.agencies} agencies, {summary.users} demo accounts "
+        f"and {summary.cases} cases."
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@pass_context
+def serve(ctx: Context, host: str, port: int, threads: int) -> None:
+    """Run Casebridge on this machine (the embedded default)."""
+    import waitress
+
+    from casebridge import demo as demo_data
+    from web.app import create_app
+
+    runtime = ctx.require_schema()
+    app = create_app(runtime)
+    with unit_of_work(runtime.sessions) as session:
+        accounts = demo_data.demo_accounts(session)
+    click.echo(f"Casebridge is running at http://{host}:{port}/  (Ctrl+C stops it)")
+    click.echo(f"Database: {_safe_url(runtime)}")
+    if accounts:
+        click.echo(f"Demo accounts (password: {demo_data.DEMO_PASSWORD}):")
+        for email, agency, roles in accounts:
+            click.echo(f"  {email:<36} {agency:<5} {roles}")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="casebridge")
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 

@@ -34,7 +34,9 @@ class Flag(Base):
             " + (CASE WHEN case_id IS NULL THEN 0 ELSE 1 END) = 1",
             name="exactly_one_subject",
         ),
-        CheckConstraint("expires_at IS NULL OR expires_at > raised_at", name="expires_after_raised"),
+        CheckConstraint(
+            "expires_at IS NULL OR expires_at > raised_at", name="expires_after_raised"
+        ),
         CheckConstraint(
             "(cleared_at IS NULL) = (cleared_by_id IS NULL)", name="cleared_by_whom"
         ),

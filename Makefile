@@ -1,0 +1,42 @@
+# Newcomer entry points: `make demo` (run with demo data) and `make test`.
+# Everything installs into ./.venv from nothing; only python3 (3.11+) must exist.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+CASES  ?= 300
+PYTEST_ARGS ?=
+
+.PHONY: install demo serve test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Casebridge needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "Installing Casebridge and its dependencies into $(VENV) ..."
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/casebridge db upgrade
+	$(BIN)/casebridge demo generate --if-empty --cases $(CASES)
+	$(BIN)/casebridge serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/casebridge db upgrade
+	$(BIN)/casebridge serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,45 @@
+"""One session per request; the request boundary commits, then runs after-commit work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("casebridge.web")
+
+
+def session() -> Session:
+    if "db_session" not in g:
+        runtime = current_app.extensions["casebridge.runtime"]
+        g.db_session = runtime.sessions()
+    return g.db_session
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run once this request's transaction has committed (never if it rolls back)."""
+    g.setdefault("after_commit", []).append(callback)
+
+
+def init_app(app: Flask) -> None:
+    @app.teardown_request
+    def _finish(error: BaseException | None) -> None:
+        db: Session | None = g.pop("db_session", None)
+        callbacks = g.pop("after_commit", [])
+        if db is None:
+            return
+        try:
+            if error is None:
+                db.commit()
+            else:
+                db.rollback()
+                callbacks = []
+        finally:
+            db.close()
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # a failed wake-up must not turn a saved change into an error
+                log.exception("after-commit callback failed")
