@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Enum, Integer, MetaData, String
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from casebridge import clock
@@ -49,8 +49,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# JSONB on PostgreSQL (indexable), JSON text on SQLite.
-JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+# JSONB on PostgreSQL (indexable), JSON text on SQLite. Python None is SQL NULL (not the JSON
+# value null), so NOT NULL and "IS NOT NULL" checks see a missing document.
+JSONDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 # 64-bit keys on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigIntKey = BigInteger().with_variant(Integer(), "sqlite")

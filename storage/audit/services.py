@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from casebridge import clock
 from storage.actors import Actor
@@ -37,6 +37,8 @@ class _PendingEntry:
     entity_id: str | None
     case_id: int | None
     changes: dict[str, Any] = field(default_factory=dict)
+    # The SAVEPOINT it was recorded in, if any: rolling that back drops only its entries.
+    savepoint: SessionTransaction | None = None
 
 
 def record(
@@ -70,6 +72,7 @@ def record(
             entity_id=None if entity_id is None else str(entity_id),
             case_id=case_id,
             changes=changes,
+            savepoint=session.get_nested_transaction(),
         )
     )
 
@@ -87,6 +90,11 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict,
 
 @event.listens_for(Session, "before_commit")
 def _seal_pending_entries(session: Session) -> None:
+    if session.in_nested_transaction():
+        # Releasing a SAVEPOINT (e.g. the outbox's) is not the commit: the entries wait for
+        # the transaction's own commit, so a rollback around the SAVEPOINT still drops only
+        # what it undid. (So commit with no SAVEPOINT open, or the entries stay queued.)
+        return
     pending: list[_PendingEntry] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
@@ -127,8 +135,28 @@ def _seal_pending_entries(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _drop_pending_entries(session: Session, _previous_transaction: Any) -> None:
-    session.info.pop(_PENDING, None)
+def _drop_pending_entries(session: Session, previous_transaction: SessionTransaction) -> None:
+    # What was rolled back: the whole transaction, or only a SAVEPOINT (a failed flush rolls
+    # back its own sub-transaction, which ends at the nearest SAVEPOINT or the outermost).
+    boundary = previous_transaction
+    while not boundary.nested and boundary.parent is not None:
+        boundary = boundary.parent
+    if not boundary.nested:
+        session.info.pop(_PENDING, None)
+        return
+    # A rolled-back SAVEPOINT undoes only what was done inside it; the entries of work done
+    # before it will still commit and must still be written.
+    pending: list[_PendingEntry] | None = session.info.get(_PENDING)
+    if pending:
+        pending[:] = [p for p in pending if not _within(p.savepoint, boundary)]
+
+
+def _within(transaction: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def entry_digest(entry: AuditEntry) -> str:
@@ -194,10 +222,13 @@ def verify_chain(
 ) -> ChainReport:
     """Walk the chain in order and report the first entry that was edited, removed or added."""
     total = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
-    head = session.get(AuditChainHead, 1)
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    # populate_existing: judge what the database holds, not objects this session already has.
+    head = session.get(AuditChainHead, 1, populate_existing=True)
     rows = session.execute(
-        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
+        select(AuditEntry)
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=batch_size, populate_existing=True)
     ).scalars()
     for entry in rows:
         if entry.seq != expected_seq:

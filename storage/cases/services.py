@@ -189,6 +189,10 @@ def record_stage_submission(
             "it cannot be submitted again"
         )
     now = clock.now()
+    # Claim the case (version bump) before writing anything else, so a writer who lost the
+    # race learns it here, as a conflict, and not from a half-made change further down.
+    touch(case, now)
+    _flush_case(session, case, expected_version, form_data)
     before = snapshot(stage, STAGE_FIELDS)
     stage.status = StageStatus.COMPLETED
     stage.form_data = form_data
@@ -205,7 +209,6 @@ def record_stage_submission(
         _open_stage(session, actor, case, plan, now)
     if close_reason is not None:
         _close(session, actor, case, close_reason, now)
-    touch(case, now)
     _flush_case(session, case, expected_version, form_data)
     old, new = changed_fields(case_before, snapshot(case, CASE_FIELDS))
     if new:

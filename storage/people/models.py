@@ -56,7 +56,8 @@ class Location(Base):
         CheckConstraint("postcode IS NULL OR postcode = upper(postcode)", name="postcode_upper"),
         CheckConstraint(
             "(latitude IS NULL AND longitude IS NULL) OR "
-            "(latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180)",
+            "(latitude IS NOT NULL AND longitude IS NOT NULL"
+            " AND latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180)",
             name="coordinates_pair_in_range",
         ),
     )
