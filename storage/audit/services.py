@@ -7,19 +7,17 @@ rolled-back change leaves no audit entry behind.
 
 from __future__ import annotations
 
-import enum
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from casebridge import clock
+from casebridge.canonical import canonical_json, jsonable
 from storage.actors import Actor
 from storage.audit.models import GENESIS_HASH, AuditAction, AuditChainHead, AuditEntry
 from storage.base import Base
@@ -79,7 +77,7 @@ def record(
 
 def snapshot(obj: Base, fields: list[str]) -> dict[str, Any]:
     """The named attributes as JSON-ready values, for before/after pictures."""
-    return {name: _jsonable(getattr(obj, name)) for name in fields}
+    return {name: jsonable(getattr(obj, name)) for name in fields}
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
@@ -179,26 +177,6 @@ def entry_digest(entry: AuditEntry) -> str:
         }
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset):
-        return sorted(_jsonable(v) for v in value)
-    return value
 
 
 @dataclass(frozen=True)
