@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -260,6 +261,147 @@ def audit_verify(ctx: Context) -> None:
         err=True,
     )
     sys.exit(1)
+
+
+# --- workflows ----------------------------------------------------------------------------
+
+
+@main.group()
+def workflows() -> None:
+    """Case types: check, show, draw and publish their definitions."""
+
+
+@workflows.command("list")
+@pass_context
+def workflows_list(ctx: Context) -> None:
+    """The case types that ship with Casebridge, and what is published in the database."""
+    from workflows.loader import shipped_definitions
+
+    published = _published_versions(ctx)
+    click.echo(f"{'case type':<22} {'name':<36} {'file':>5} {'published':>10} stages")
+    for (key, version), definition in sorted(_load_or_fail(shipped_definitions).items()):
+        on_db = ", ".join(f"v{v}" for v in published.get(key, [])) or "-"
+        click.echo(f"{key:<22} {definition.name:<36} {'v' + str(version):>5} {on_db:>10} "
+                   f"{len(definition.stages)}")
+
+
+@workflows.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def workflows_validate(paths: tuple[Path, ...]) -> None:
+    """Check definition files (all shipped ones if none given); list every problem."""
+    from casebridge.yamlsource import DocumentError
+    from workflows.loader import load_definition_file, shipped_definitions
+
+    if not paths:
+        definitions = _load_or_fail(shipped_definitions)
+        for (key, version), definition in sorted(definitions.items()):
+            click.echo(f"ok  {key} v{version}  {definition.content_hash[:12]}  "
+                       f"{definition.source}")
+        return
+    failed = 0
+    for path in paths:
+        try:
+            definition = load_definition_file(path)
+        except DocumentError as exc:
+            failed += 1
+            click.echo("\n".join(str(p) for p in exc.problems), err=True)
+            continue
+        click.echo(f"ok  {definition.key} v{definition.version}  "
+                   f"{definition.content_hash[:12]}  {path}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(paths)} file(s) have problems")
+
+
+@workflows.command("show")
+@click.argument("case_type")
+@click.option("--version", "version", type=int, help="Default: the newest shipped version.")
+def workflows_show(case_type: str, version: int | None) -> None:
+    """Describe a case type in words: stages, deadlines, who works them, where they lead."""
+    from workflows.describe import describe
+
+    click.echo(describe(_shipped(case_type, version)))
+
+
+@workflows.command("diagram")
+@click.argument("case_type")
+@click.option("--version", "version", type=int, help="Default: the newest shipped version.")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "svg"]), default="mermaid",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+def workflows_diagram(case_type: str, version: int | None, fmt: str, output: Path | None) -> None:
+    """Draw a case type as Mermaid text or as an SVG picture (no browser needed)."""
+    from workflows.diagram import to_mermaid, to_svg
+
+    definition = _shipped(case_type, version)
+    text = to_mermaid(definition) if fmt == "mermaid" else to_svg(definition)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}")
+    else:
+        click.echo(text)
+
+
+@workflows.command("publish")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def workflows_publish(ctx: Context, paths: tuple[Path, ...]) -> None:
+    """Publish definition files (all shipped ones if none given). New cases use the newest
+    version at once; running cases stay on theirs."""
+    from storage.workflows.services import publish, publish_shipped
+
+    with _service_errors(), unit_of_work(ctx.require_schema().sessions) as session:
+        if paths:
+            results = [publish(session, CLI_ACTOR, source_text=p.read_text("utf-8"),
+                               source_name=str(p)) for p in paths]
+        else:
+            results = publish_shipped(session, CLI_ACTOR)
+        for row, new in results:
+            state = "published" if new else "already published"
+            click.echo(f"{row.case_type} v{row.version}: {state} ({row.content_hash[:12]})")
+
+
+def _published_versions(ctx: Context) -> dict[str, list[int]]:
+    from sqlalchemy import select
+
+    from storage.workflows.models import WorkflowDefinition
+
+    try:
+        runtime = ctx.runtime
+        if runtime.schema_problem():
+            return {}
+    except click.ClickException:
+        return {}
+    versions: dict[str, list[int]] = {}
+    with unit_of_work(runtime.sessions) as session:
+        rows = session.execute(select(WorkflowDefinition.case_type, WorkflowDefinition.version)
+                               .order_by(WorkflowDefinition.version))
+        for key, version in rows:
+            versions.setdefault(key, []).append(version)
+    return versions
+
+
+def _load_or_fail(loader: Any) -> Any:
+    from casebridge.yamlsource import DocumentError
+
+    try:
+        return loader()
+    except DocumentError as exc:
+        raise click.ClickException("The shipped definitions have problems:\n" + str(exc)) from None
+
+
+def _shipped(case_type: str, version: int | None) -> Any:
+    from workflows.loader import shipped_definitions
+
+    definitions = _load_or_fail(shipped_definitions)
+    versions = sorted(v for (k, v) in definitions if k == case_type)
+    if not versions:
+        known = ", ".join(sorted({k for k, _ in definitions}))
+        raise click.ClickException(f"No case type '{case_type}'. Known: {known}")
+    chosen = version or versions[-1]
+    if chosen not in versions:
+        raise click.ClickException(f"{case_type} has versions {versions}, not {chosen}")
+    return definitions[(case_type, chosen)]
 
 
 # --- demo data and the web server ---------------------------------------------------------

@@ -2,13 +2,13 @@
 
 Everything is generated from a seed: the names are random pairs from short lists, the
 streets are invented and the postcodes use the outward code "NS", which no real postcode
-area has. Cases are backdated by moving the clock, so the services stamp them as they
-would have been stamped then, and some deadlines are already past.
+area has. Each case is opened on its real, published case type and worked through its
+stages with generated answers while the clock is moved forward, so the services stamp it
+as they would have then: some cases are closed, some are mid-way, some are overdue.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,24 +19,28 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casebridge import clock
 from casebridge.clock import FrozenClock
+from forms.loader import shipped_forms
+from forms.sampling import sample_answers
 from storage.accounts.models import Role, User
 from storage.accounts.services import create_user
 from storage.actors import Actor
 from storage.agencies.models import Agency, AgencyType
 from storage.agencies.services import create_agency
-from storage.cases.models import ActionStatus, ParticipantRole, RiskLevel
-from storage.cases.services import (
-    CaseTypeRef,
-    StagePlan,
-    add_participant,
-    assign_action,
-    close_case,
+from storage.cases.models import ActionStatus, Case, CaseStatus, ParticipantRole
+from storage.cases.services import OUTSTANDING_ACTIONS, add_participant, assign_action
+from storage.cases.workflow import (
+    next_review_times,
     open_case,
+    record_stage_submission,
     respond_to_action,
+    review_due,
 )
 from storage.db import unit_of_work
 from storage.people.models import VulnerabilityKind
 from storage.people.services import create_location, create_person
+from storage.workflows.services import current_version, definition_of, publish_shipped
+from workflows.loader import latest_shipped
+from workflows.model import Definition
 
 DEMO_PASSWORD = "casebridge-demo"  # noqa: S105 (published on purpose: demo accounts only)
 DEMO_ACTOR = Actor.system("demo")
@@ -48,6 +52,10 @@ AGENCIES = [
     ("Northshire Victim Support", "NVS", AgencyType.VICTIM_SERVICE),
     ("Northshire Domestic Abuse Service", "NDAS", AgencyType.DOMESTIC_ABUSE_SERVICE),
     ("Northshire Youth Justice", "NYJ", AgencyType.YOUTH_OFFENDING),
+    ("Northshire Probation", "NPR", AgencyType.PROBATION),
+    ("Northshire Health Partnership", "NHP", AgencyType.HEALTH),
+    ("Northshire Mental Health Trust", "NMH", AgencyType.MENTAL_HEALTH),
+    ("Northshire Children's Services", "NCS", AgencyType.EDUCATION),
 ]
 
 # (e-mail local part, name, agency code, roles): one account per role for trying things.
@@ -59,14 +67,13 @@ ACCOUNTS = [
     ("auditor", "Audrey Auditor", "NDC", (Role.AUDITOR,)),
     ("housing", "Harper Housing", "NSH", (Role.PRACTITIONER,)),
     ("police", "Sergeant Sam Police", "POL", (Role.PRACTITIONER, Role.MANAGER)),
-    ("idva", "Indira IDVA", "NDAS", (Role.PRACTITIONER, Role.PANEL_MEMBER)),
+    ("idva", "Indira IDVA", "NDAS", (Role.PRACTITIONER, Role.PANEL_MEMBER, Role.MANAGER)),
     ("support", "Sol Support", "NVS", (Role.PRACTITIONER,)),
 ]
 
-# Until the workflow definitions exist, cases start on a placeholder version of each type.
-CASE_TYPES = [("asb", "ASB", 0.55), ("hate_crime", "HC", 0.15),
-              ("restorative_justice", "RJ", 0.1), ("marac", "MARAC", 0.1),
-              ("asb_case_review", "CR", 0.1)]
+# How often each case type comes up: ASB is most of a partnership's work.
+CASE_TYPE_WEIGHTS = {"asb": 0.55, "hate_crime": 0.15, "restorative_justice": 0.1,
+                     "marac": 0.1, "asb_case_review": 0.1}
 
 GIVEN = ["Alex", "Bea", "Cal", "Dina", "Eli", "Fern", "Gus", "Hana", "Ivo", "Jude", "Kit",
          "Lena", "Milo", "Nia", "Otis", "Pia", "Quin", "Rhys", "Suki", "Tam", "Uma", "Vic",
@@ -91,10 +98,6 @@ class DemoSummary:
     agencies: int
     users: int
     cases: int
-
-
-def demo_hash(case_type: str) -> str:
-    return hashlib.sha256(f"casebridge-foundation-demo:{case_type}".encode()).hexdigest()
 
 
 def has_data(session: Session) -> bool:
@@ -126,13 +129,19 @@ def generate(
         user_ids_by_agency: dict[int, list[int]] = {}
         for u in users:
             user_ids_by_agency.setdefault(u.agency_id, []).append(u.id)
+    with unit_of_work(sessions) as session:
+        publish_shipped(session, DEMO_ACTOR)
+        definitions = {
+            key: definition_of(current_version(session, key)) for key in latest_shipped()
+        }
     victims: list[int] = []
     made = 0
     while made < cases:
         with unit_of_work(sessions) as session:
             for _ in range(min(batch_size, cases - made)):
                 opened = end - timedelta(days=rng.uniform(0, 365), minutes=rng.randint(0, 600))
-                _one_case(session, rng, opened, end, agency_ids, user_ids_by_agency, victims)
+                _one_case(session, rng, opened, end, agency_ids, user_ids_by_agency, victims,
+                          definitions)
                 made += 1
         if progress:
             progress(made)
@@ -147,12 +156,18 @@ def _one_case(
     agency_ids: dict[str, int],
     users_by_agency: dict[int, list[int]],
     victims: list[int],
+    definitions: dict[str, Definition],
 ) -> None:
-    key, prefix, _ = rng.choices(CASE_TYPES, weights=[w for *_, w in CASE_TYPES])[0]
-    owner_code = {"marac": "NDAS", "hate_crime": "POL"}.get(key, rng.choice(["POL", "NDC", "NSH"]))
-    owner = agency_ids[owner_code]
+    keys = sorted(definitions)
+    key = rng.choices(keys, weights=[CASE_TYPE_WEIGHTS.get(k, 0.1) for k in keys])[0]
+    definition = definitions[key]
+    allowed = [c for c, (_, _, kind) in zip(agency_ids, AGENCIES, strict=True)
+               if not definition.opened_by_agency_types
+               or kind.value in definition.opened_by_agency_types]
+    owner = agency_ids[rng.choice(allowed or list(agency_ids))]
     lead = rng.choice(users_by_agency.get(owner, [None]))
-    with clock.use(FrozenClock(opened)):
+    frozen = FrozenClock(opened)
+    with clock.use(frozen):
         location = create_location(
             session, DEMO_ACTOR,
             address_line_1=f"{rng.randint(1, 120)} {rng.choice(STREETS)}",
@@ -171,39 +186,86 @@ def _one_case(
                 vulnerabilities=rng.sample(list(VulnerabilityKind)[:6], k=rng.choice([0, 0, 1, 2])),
             ).id
             victims.append(victim_id)
-        risk = rng.choices(list(RiskLevel), weights=[6, 3, 1])[0]
         case = open_case(
-            session, DEMO_ACTOR,
-            case_type=CaseTypeRef(key, prefix, 1, demo_hash(key)),
-            title=rng.choice(PROBLEMS), owning_agency_id=owner, lead_officer_id=lead,
-            risk_level=risk,
-            first_stages=[StagePlan(
-                "intake", form_key="intake", assignee_agency_id=owner, assignee_user_id=lead,
-                warn_at=opened + timedelta(days=1), due_at=opened + timedelta(days=2),
-            )],
+            session, DEMO_ACTOR, case_type=key, title=rng.choice(PROBLEMS),
+            owning_agency_id=owner, lead_officer_id=lead,
         )
         add_participant(session, DEMO_ACTOR, case_id=case.id, role=ParticipantRole.VICTIM,
                         person_id=victim_id)
         add_participant(session, DEMO_ACTOR, case_id=case.id,
                         role=ParticipantRole.INCIDENT_LOCATION, location_id=location.id)
-        actions = []
-        for _ in range(rng.choice([0, 1, 1, 2, 3])):
-            agency = rng.choice(list(agency_ids.values()))
-            actions.append(assign_action(
+        if rng.random() < 0.4:
+            assign_action(
                 session, DEMO_ACTOR, case_id=case.id, title=rng.choice(ACTIONS),
-                assigned_agency_id=agency, due_at=opened + timedelta(days=rng.randint(3, 28)),
-            ))
-    age = end - opened
-    finished = age > timedelta(days=60) and rng.random() < 0.6
-    for action in actions:
-        if finished or (age > timedelta(days=10) and rng.random() < 0.5):
-            with clock.use(FrozenClock(min(end, action.due_at - timedelta(hours=1)))):
-                respond_to_action(session, DEMO_ACTOR, action_id=action.id,
-                                  status=ActionStatus.DONE, outcome="Completed as agreed")
-    if finished:
-        with clock.use(FrozenClock(opened + timedelta(days=rng.randint(30, 60)))):
-            close_case(session, DEMO_ACTOR, case_id=case.id, expected_version=case.version,
-                       reason="Problem resolved")
+                assigned_agency_id=rng.choice(list(agency_ids.values())),
+                due_at=opened + timedelta(days=rng.randint(3, 28)),
+            )
+        _advance(session, rng, case, definition, frozen, end)
+
+
+def _advance(
+    session: Session, rng: random.Random, case: Case, definition: Definition,
+    frozen: FrozenClock, end: datetime,
+) -> None:
+    """Work the case forward through its real stages with generated answers until the
+    (backdated) clock reaches today, so some cases are finished and some are overdue."""
+    forms = shipped_forms()
+    pace = rng.choice((6, 20, 48, 120))  # hours between steps: some partners are slower
+    for _ in range(rng.randint(0, 14)):
+        step = frozen.now() + timedelta(hours=rng.uniform(1, pace))
+        if step >= end or case.status is CaseStatus.CLOSED:
+            return
+        frozen.set(step)
+        with clock.use(frozen):
+            for stage_key, due in next_review_times(case).items():
+                if due <= step:
+                    review_due(session, DEMO_ACTOR, case_id=case.id, stage_key=stage_key)
+            _settle_due_actions(session, rng, case, step)
+            stages = sorted(case.active_stages, key=lambda s: s.id)
+            if not stages:
+                return
+            stage = rng.choice(stages)
+            spec = definition.stages[stage.stage_key]
+            if spec.completes_when_actions_settled:
+                for action in list(case.actions):
+                    if (action.stage_instance_id == stage.id
+                            and action.status in OUTSTANDING_ACTIONS):
+                        respond_to_action(session, DEMO_ACTOR, action_id=action.id,
+                                          status=ActionStatus.DONE, outcome="Done as agreed")
+                continue
+            form = forms.get(stage.form_key or "")
+            answers = sample_answers(form, rng, today=step.date()) if form else {}
+            facts = {name: rng.random() < 0.6 for name in definition.facts}
+            if _would_close(definition, stage.stage_key) and _outstanding(case):
+                _settle_due_actions(session, rng, case, step, everything=True)
+            record_stage_submission(
+                session, DEMO_ACTOR, case_id=case.id, stage_instance_id=stage.id,
+                expected_version=case.version, form_data=answers, facts=facts,
+            )
+
+
+def _outstanding(case: Case) -> list:
+    return [a for a in case.actions if a.status in OUTSTANDING_ACTIONS]
+
+
+def _would_close(definition: Definition, stage_key: str) -> bool:
+    return any(t.closes for t in definition.stages[stage_key].transitions)
+
+
+def _settle_due_actions(
+    session: Session, rng: random.Random, case: Case, now: datetime, *, everything: bool = False
+) -> None:
+    """Partners mostly do what they promised, some late: overdue actions are what the
+    escalation rules are for, so the demo keeps a few."""
+    for action in _outstanding(case):
+        if everything or (action.due_at <= now and rng.random() < 0.7):
+            done = everything or rng.random() < 0.9
+            respond_to_action(
+                session, DEMO_ACTOR, action_id=action.id,
+                status=ActionStatus.DONE if done else ActionStatus.DECLINED,
+                outcome="Done as agreed" if done else None,
+                reason=None if done else "Not for this agency: passed to the lead",
+            )
 
 
 def demo_accounts(session: Session) -> list[tuple[str, str, str]]:

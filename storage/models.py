@@ -34,6 +34,7 @@ from storage.people.models import (
     Vulnerability,
     VulnerabilityKind,
 )
+from storage.workflows.models import DefinitionStatus, WorkflowDefinition
 
 __all__ = [
     "Action",
@@ -51,6 +52,7 @@ __all__ = [
     "CaseShare",
     "CaseStatus",
     "ContactMethod",
+    "DefinitionStatus",
     "Document",
     "EffectKind",
     "Flag",
@@ -74,4 +76,5 @@ __all__ = [
     "UserRole",
     "Vulnerability",
     "VulnerabilityKind",
+    "WorkflowDefinition",
 ]

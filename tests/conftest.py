@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from casebridge import clock
 from casebridge.clock import FrozenClock
 from storage import migrate
-from storage.db import make_engine, make_session_factory
+from storage.actors import Actor
+from storage.db import make_engine, make_session_factory, unit_of_work
+from storage.workflows.services import publish_shipped
 
 TEST_DATABASE_VARIABLE = "CASEBRIDGE_TEST_DATABASE_URL"
 
@@ -59,6 +61,8 @@ def engine(database_url: str, pytestconfig: pytest.Config) -> Iterator[Engine]:
         )
     migrate.downgrade(engine, "base")  # a re-used database starts clean
     migrate.upgrade(engine)
+    with unit_of_work(make_session_factory(engine)) as session:
+        publish_shipped(session, Actor.system("tests"))
     yield engine
     engine.dispose()
 
@@ -119,4 +123,8 @@ def migrated_scratch(scratch_engine: Engine) -> Engine:
 
 @pytest.fixture
 def scratch_sessions(migrated_scratch: Engine):
-    return make_session_factory(migrated_scratch)
+    """Sessions on a migrated scratch database with the shipped case types published."""
+    factory = make_session_factory(migrated_scratch)
+    with unit_of_work(factory) as session:
+        publish_shipped(session, Actor.system("tests"))
+    return factory

@@ -233,6 +233,8 @@ class StageInstance(Base):
     assignee_agency_id: Mapped[int | None] = mapped_column(
         BigIntKey, ForeignKey("agencies.id"), index=True
     )
+    # A queue within the agency, e.g. its managers, when no one person is named.
+    assignee_role: Mapped[str | None] = mapped_column(String(32))
     opened_at: Mapped[datetime]
     warn_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]

@@ -1,16 +1,12 @@
-"""The write paths for cases. Each function flushes and leaves the commit to its caller.
-
-The workflow interpreter decides *what* happens (which stages open, with which deadlines);
-these services make it so in one transaction, with the audit entries and outbox rows that go
-with it. Every change to a case bumps its version, so two people working the same case
-cannot silently overwrite each other.
+"""Write paths for a case's record: actions, participants, sharing, notes and links, and
+the shared checks the workflow module builds on (storage.cases.workflow opens, advances and
+closes cases). Each function flushes and leaves the commit to its caller.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,11 +32,8 @@ from storage.cases.models import (
     LinkKind,
     Note,
     ParticipantRole,
-    RiskLevel,
     StageInstance,
-    StageStatus,
 )
-from storage.cases.references import next_reference
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, NotFound
 from storage.outbox.models import EffectKind
 from storage.outbox.services import enqueue
@@ -76,43 +69,14 @@ ACTION_TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
 OUTSTANDING_ACTIONS = (ActionStatus.OPEN, ActionStatus.ACCEPTED, ActionStatus.OVERDUE)
 
 
-@dataclass(frozen=True)
-class CaseTypeRef:
-    """The definition a case starts on: recorded on the case so later versions never break it."""
-
-    key: str
-    reference_prefix: str
-    version: int
-    content_hash: str
-
-
-@dataclass(frozen=True)
-class StagePlan:
-    """A stage to open, as decided by the workflow interpreter."""
-
-    stage_key: str
-    form_key: str | None = None
-    due_at: datetime | None = None
-    warn_at: datetime | None = None
-    assignee_user_id: int | None = None
-    assignee_agency_id: int | None = None
-
-
-def open_case(
+def opening_problems(
     session: Session,
-    actor: Actor,
-    *,
-    case_type: CaseTypeRef,
     title: str,
     owning_agency_id: int,
-    first_stages: Sequence[StagePlan],
-    lead_officer_id: int | None = None,
-    risk_level: RiskLevel | None = None,
-    summary: str | None = None,
-    restricted: bool = False,
-    share_with_agency_ids: Sequence[int] = (),
-) -> Case:
-    now = clock.now()
+    lead_officer_id: int | None,
+    share_with_agency_ids: Sequence[int],
+) -> dict[str, str]:
+    """What is wrong with the details of a case about to be opened, field by field."""
     errors: dict[str, str] = {}
     if not title.strip():
         errors["title"] = "Enter a short title for the case"
@@ -125,112 +89,10 @@ def open_case(
             errors["lead_officer"] = "Choose a lead officer with an active account"
         elif lead.agency_id not in {owning_agency_id, *share_with_agency_ids}:
             errors["lead_officer"] = "The lead officer must work for an agency on the case"
-    if not first_stages:
-        errors["stages"] = "A case opens in at least one stage"
     for agency_id in share_with_agency_ids:
         if session.get(Agency, agency_id) is None:
             errors["share_with"] = f"Agency {agency_id} does not exist"
-    if errors:
-        raise InvalidRequest(errors)
-
-    case = Case(
-        reference=next_reference(session, case_type.reference_prefix, now.year),
-        case_type=case_type.key,
-        definition_version=case_type.version,
-        definition_hash=case_type.content_hash,
-        title=title.strip(),
-        summary=summary,
-        status=CaseStatus.OPEN,
-        risk_level=risk_level,
-        owning_agency_id=owning_agency_id,
-        lead_officer_id=lead_officer_id,
-        restricted=restricted,
-        workflow_state={},
-        opened_at=now,
-        created_by_id=actor.user_id,
-        shares=[
-            CaseShare(agency_id=a, shared_by_id=actor.user_id)
-            for a in dict.fromkeys(share_with_agency_ids)
-            if a != owning_agency_id
-        ],
-    )
-    session.add(case)
-    session.flush()
-    record(
-        session, actor, AuditAction.CREATE, entity=case, case_id=case.id,
-        after=snapshot(case, CASE_FIELDS) | {"shared_with": list(share_with_agency_ids)},
-    )
-    for plan in first_stages:
-        _open_stage(session, actor, case, plan, now)
-    session.flush()
-    return case
-
-
-def record_stage_submission(
-    session: Session,
-    actor: Actor,
-    *,
-    case_id: int,
-    stage_instance_id: int,
-    expected_version: int,
-    form_data: dict[str, Any],
-    next_stages: Sequence[StagePlan] = (),
-    risk_level: RiskLevel | None = None,
-    close_reason: str | None = None,
-) -> Case:
-    """Complete a stage with its form answers and open whatever the workflow says comes next."""
-    case = _load_case_for_change(session, case_id, expected_version, submitted=form_data)
-    stage = session.get(StageInstance, stage_instance_id)
-    if stage is None or stage.case_id != case.id:
-        raise NotFound("Stage", stage_instance_id)
-    if stage.status is not StageStatus.ACTIVE:
-        raise InvalidState(
-            f"The stage '{stage.stage_key}' on {case.reference} is already {stage.status.value}; "
-            "it cannot be submitted again"
-        )
-    now = clock.now()
-    # Claim the case (version bump) before writing anything else, so a writer who lost the
-    # race learns it here, as a conflict, and not from a half-made change further down.
-    touch(case, now)
-    _flush_case(session, case, expected_version, form_data)
-    before = snapshot(stage, STAGE_FIELDS)
-    stage.status = StageStatus.COMPLETED
-    stage.form_data = form_data
-    stage.completed_at = now
-    stage.completed_by_id = actor.user_id
-    record(
-        session, actor, AuditAction.UPDATE, entity=stage, case_id=case.id,
-        before=before, after=snapshot(stage, STAGE_FIELDS) | {"form_data": form_data},
-    )
-    case_before = snapshot(case, CASE_FIELDS)
-    if risk_level is not None:
-        case.risk_level = risk_level
-    for plan in next_stages:
-        _open_stage(session, actor, case, plan, now)
-    if close_reason is not None:
-        _close(session, actor, case, close_reason, now)
-    _flush_case(session, case, expected_version, form_data)
-    old, new = changed_fields(case_before, snapshot(case, CASE_FIELDS))
-    if new:
-        record(session, actor, AuditAction.UPDATE, entity=case, case_id=case.id,
-               before=old, after=new)
-    return case
-
-
-def close_case(
-    session: Session, actor: Actor, *, case_id: int, expected_version: int, reason: str
-) -> Case:
-    case = _load_case_for_change(session, case_id, expected_version, submitted={"reason": reason})
-    if not reason.strip():
-        raise InvalidRequest({"reason": "Say why the case is being closed"})
-    before = snapshot(case, CASE_FIELDS)
-    now = clock.now()
-    _close(session, actor, case, reason.strip(), now)
-    touch(case, now)
-    _flush_case(session, case, expected_version, {"reason": reason})
-    old, new = changed_fields(before, snapshot(case, CASE_FIELDS))
-    record(session, actor, AuditAction.UPDATE, entity=case, case_id=case.id, before=old, after=new)
-    return case
+    return errors
 
 
 def assign_action(
@@ -292,7 +154,7 @@ def assign_action(
         created_at=now,
     )
     session.add(action)
-    _ensure_shared(session, actor, case, assigned_agency_id)
+    ensure_shared(session, actor, case, assigned_agency_id)
     touch(case, now)
     session.flush()
     record(session, actor, AuditAction.CREATE, entity=action, case_id=case.id,
@@ -307,7 +169,7 @@ def assign_action(
     return action
 
 
-def respond_to_action(
+def change_action_status(
     session: Session,
     actor: Actor,
     *,
@@ -316,7 +178,8 @@ def respond_to_action(
     reason: str | None = None,
     outcome: str | None = None,
 ) -> Action:
-    """Accept, decline (with a reason), complete or mark overdue an action."""
+    """Accept, decline (with a reason), complete or mark overdue an action. Callers use
+    storage.cases.workflow.respond_to_action, which also lets a waiting stage move on."""
     action = session.get(Action, action_id)
     if action is None:
         raise NotFound("Action", action_id)
@@ -390,7 +253,7 @@ def share_case(session: Session, actor: Actor, *, case_id: int, agency_id: int) 
         raise NotFound("Case", case_id)
     if session.get(Agency, agency_id) is None:
         raise NotFound("Agency", agency_id)
-    share = _ensure_shared(session, actor, case, agency_id)
+    share = ensure_shared(session, actor, case, agency_id)
     session.flush()
     return share
 
@@ -449,49 +312,20 @@ def case_by_reference(session: Session, reference: str) -> Case | None:
     return session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
 
 
-def _open_stage(
-    session: Session, actor: Actor, case: Case, plan: StagePlan, now: datetime
-) -> StageInstance:
-    previous = [s.sequence for s in case.stages if s.stage_key == plan.stage_key]
-    stage = StageInstance(
-        case=case,
-        stage_key=plan.stage_key,
-        sequence=max(previous, default=0) + 1,
-        status=StageStatus.ACTIVE,
-        form_key=plan.form_key,
-        assignee_user_id=plan.assignee_user_id,
-        assignee_agency_id=plan.assignee_agency_id,
-        opened_at=now,
-        warn_at=plan.warn_at,
-        due_at=plan.due_at,
-    )
-    session.add(stage)
-    session.flush()
-    record(session, actor, AuditAction.CREATE, entity=stage, case_id=case.id,
-           after=snapshot(stage, STAGE_FIELDS))
-    return stage
-
-
-def _close(session: Session, actor: Actor, case: Case, reason: str, now: datetime) -> None:
-    if case.status is CaseStatus.CLOSED:
-        raise InvalidState(f"{case.reference} is already closed")
-    outstanding = [a for a in case.actions if a.status in OUTSTANDING_ACTIONS]
-    if outstanding:
-        titles = "; ".join(f"'{a.title}'" for a in outstanding[:5])
+def refuse_outstanding_actions(case: Case, pending: Sequence[str] = ()) -> None:
+    """A case cannot close while an agency still owes it something (`pending`: actions the
+    same step would create)."""
+    titles = [a.title for a in case.actions if a.status in OUTSTANDING_ACTIONS]
+    titles += list(pending)
+    if titles:
+        listed = "; ".join(f"'{t}'" for t in titles[:5])
         raise InvalidState(
-            f"{case.reference} has {len(outstanding)} outstanding action(s) ({titles}): "
+            f"{case.reference} has {len(titles)} outstanding action(s) ({listed}): "
             "complete or decline them before closing the case"
         )
-    for stage in case.active_stages:
-        stage.status = StageStatus.CANCELLED
-        record(session, actor, AuditAction.UPDATE, entity=stage, case_id=case.id,
-               before={"status": StageStatus.ACTIVE}, after={"status": StageStatus.CANCELLED})
-    case.status = CaseStatus.CLOSED
-    case.closed_at = now
-    case.closure_reason = reason
 
 
-def _ensure_shared(
+def ensure_shared(
     session: Session, actor: Actor, case: Case, agency_id: int
 ) -> CaseShare | None:
     if agency_id == case.owning_agency_id or any(s.agency_id == agency_id for s in case.shares):
@@ -503,8 +337,9 @@ def _ensure_shared(
     return share
 
 
-def _load_case_for_change(
-    session: Session, case_id: int, expected_version: int, *, submitted: dict[str, Any]
+def load_case_for_change(
+    session: Session, case_id: int, expected_version: int, *, submitted: dict[str, Any],
+    allow_closed: bool = False,
 ) -> Case:
     case = session.get(Case, case_id, populate_existing=True)
     if case is None:
@@ -516,12 +351,12 @@ def _load_case_for_change(
             current_version=case.version,
             submitted=submitted,
         )
-    if case.status is CaseStatus.CLOSED:
+    if case.status is CaseStatus.CLOSED and not allow_closed:
         raise InvalidState(f"{case.reference} is closed")
     return case
 
 
-def _flush_case(
+def flush_case(
     session: Session, case: Case, expected_version: int, submitted: dict[str, Any]
 ) -> None:
     """Flush, turning a lost race into the same conflict a stale form gets."""

@@ -1,8 +1,9 @@
-"""Initial schema: agencies, accounts, profiles, cases, stages, actions, audit chain, outbox.
+"""Initial schema: agencies, accounts, profiles, cases, stages, actions, audit chain, outbox,
+published workflow definitions.
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:55:58.276042
+Create Date: 2026-11-22 17:13:48.126535
 """
 
 from collections.abc import Sequence
@@ -174,7 +175,7 @@ def upgrade() -> None:
     sa.Column('owning_agency_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('lead_officer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('restricted', sa.Boolean(), nullable=False),
-    sa.Column('workflow_state', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('workflow_state', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closure_reason', sa.String(length=200), nullable=True),
@@ -245,6 +246,24 @@ def upgrade() -> None:
     sa.UniqueConstraint('person_id', 'kind', name=op.f('uq_vulnerabilities_person_id_kind'))
     )
     op.create_index(op.f('ix_vulnerabilities_person_id'), 'vulnerabilities', ['person_id'], unique=False)
+    op.create_table('workflow_definitions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_type', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('reference_prefix', sa.String(length=12), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('source_text', sa.Text(), nullable=False),
+    sa.Column('source_name', sa.String(length=300), nullable=False),
+    sa.Column('status', sa.Enum('published', 'retired', name='definitionstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('published_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint('length(content_hash) = 64', name=op.f('ck_workflow_definitions_content_hash_sha256')),
+    sa.CheckConstraint('version >= 1', name=op.f('ck_workflow_definitions_version_positive')),
+    sa.ForeignKeyConstraint(['published_by_id'], ['users.id'], name=op.f('fk_workflow_definitions_published_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_definitions')),
+    sa.UniqueConstraint('case_type', 'version', name=op.f('uq_workflow_definitions_case_type_version'))
+    )
     op.create_table('case_links',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('from_case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -357,7 +376,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.Enum('email', 'notify_agency', 'create_actions', 'referral', 'webhook', 'letter', name='effectkind', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('payload', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('status', sa.Enum('pending', 'claimed', 'done', 'failed', name='outboxstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -386,12 +405,13 @@ def upgrade() -> None:
     sa.Column('form_key', sa.String(length=60), nullable=True),
     sa.Column('assignee_user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('assignee_agency_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('assignee_role', sa.String(length=32), nullable=True),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('warn_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('form_data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('form_data', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.CheckConstraint("(status = 'completed') = (completed_at IS NOT NULL)", name=op.f('ck_stage_instances_completed_at_iff_completed')),
     sa.CheckConstraint("status <> 'completed' OR form_data IS NOT NULL", name=op.f('ck_stage_instances_completed_has_submission')),
     sa.CheckConstraint('completed_at IS NULL OR completed_at >= opened_at', name=op.f('ck_stage_instances_completed_after_opened')),
@@ -474,6 +494,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_case_links_to_case_id'), table_name='case_links')
     op.drop_index(op.f('ix_case_links_from_case_id'), table_name='case_links')
     op.drop_table('case_links')
+    op.drop_table('workflow_definitions')
     op.drop_index(op.f('ix_vulnerabilities_person_id'), table_name='vulnerabilities')
     op.drop_table('vulnerabilities')
     op.drop_table('user_roles')

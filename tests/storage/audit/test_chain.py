@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.actors import Actor
@@ -17,6 +17,17 @@ from tests import factories
 from tests.storage.helpers import audit_entries, flush_in_savepoint
 
 CLERK = Actor(label="user:clerk", ip_address="192.0.2.10", request_id="req-1")
+
+
+@pytest.fixture(autouse=True)
+def empty_chain(session) -> None:
+    """These tests read the chain from its first entry. The shared test database already holds
+    the entries of publishing the shipped case types, so each test starts by emptying the
+    chain (committed to the test's SAVEPOINT, so a test's own rollback keeps it empty; the
+    connection's transaction around it all is rolled back when the test ends)."""
+    session.execute(delete(AuditEntry))
+    session.execute(update(AuditChainHead).values(last_seq=0, last_hash=GENESIS_HASH))
+    session.commit()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from casebridge.cli import main
-from storage.db import unit_of_work
+from storage.db import make_session_factory, unit_of_work
 from tests import factories
 
 
@@ -27,9 +27,11 @@ def verify(migrated_scratch, tmp_path):
 
 
 @pytest.fixture
-def three_committed_entries(scratch_sessions):
+def three_committed_entries(migrated_scratch):
+    # Straight on the migrated database: nothing published, so these are entries 1 to 3.
+    sessions = make_session_factory(migrated_scratch)
     for _ in range(3):
-        with unit_of_work(scratch_sessions) as session:
+        with unit_of_work(sessions) as session:
             factories.agency(session)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from storage.agencies.models import AgencyType
 from storage.audit.models import AuditAction
 from storage.cases.models import Action, ActionStatus
-from storage.cases.services import close_case, respond_to_action
+from storage.cases.workflow import close_case, respond_to_action
 from storage.errors import InvalidRequest, InvalidState, NotFound
 from storage.outbox.models import EffectKind, OutboxMessage
 from tests import factories

@@ -9,19 +9,30 @@ import pytest
 
 from storage.agencies.models import AgencyType
 from storage.audit.models import AuditAction
-from storage.cases.models import ActionStatus, CaseStatus, RiskLevel, StageStatus
-from storage.cases.services import (
-    StagePlan,
+from storage.cases.models import ActionStatus, CaseStatus, StageStatus
+from storage.cases.workflow import (
     close_case,
     open_case,
     record_stage_submission,
     respond_to_action,
 )
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, NotFound
+from storage.workflows.services import current_version
 from tests import factories
-from tests.storage.helpers import audit_entries
+from tests.storage.helpers import (
+    ASB_PATH,
+    VICTIM_NOT_REACHED,
+    advance_asb,
+    audit_entries,
+)
 
 SYSTEM = factories.SYSTEM
+
+# Report answers that screen as high risk (3 + 3 + 3 + 4 = 13 points) and refer nobody.
+HIGH_RISK_REPORT = factories.ASB_REPORT | {
+    "description": "Threats through the letterbox", "happened_before": "yes",
+    "feels_targeted": "yes", "disability_or_illness": "yes", "fears_for_safety": "yes",
+}
 
 
 @pytest.fixture
@@ -31,11 +42,11 @@ def owner(session):
 
 @pytest.fixture
 def case(session, owner, frozen_clock):
-    return factories.asb_case(session, owner, due_at=frozen_clock.now() + timedelta(days=3))
+    return factories.asb_case(session, owner)
 
 
 def submit(session, case, stage=None, **kwargs):
-    kwargs.setdefault("form_data", {"what_happened": "loud music"})
+    kwargs.setdefault("form_data", factories.ASB_REPORT)
     return record_stage_submission(
         session, SYSTEM, case_id=case.id, stage_instance_id=(stage or case.active_stages[0]).id,
         expected_version=kwargs.pop("expected_version", case.version), **kwargs,
@@ -54,8 +65,9 @@ def add_action(session, case, agency, frozen_clock, title="Visit the victim"):
 
 def test_open_case_records_the_definition_and_audits_case_and_stage(session, owner, case):
     session.commit()
+    published = current_version(session, "asb")
     assert (case.case_type, case.definition_version, case.definition_hash) == (
-        "asb", 1, "a" * 64
+        "asb", published.version, published.content_hash
     )
     entries = audit_entries(session, case_id=case.id)
     assert [(e.action, e.entity_type) for e in entries] == [
@@ -70,8 +82,7 @@ def test_open_case_records_the_definition_and_audits_case_and_stage(session, own
 def test_open_case_shares_with_other_agencies_but_not_the_owner(session, owner, frozen_clock):
     housing = factories.agency(session, AgencyType.HOUSING)
     case = open_case(
-        session, SYSTEM, case_type=factories.ASB_V1, title="Shared", owning_agency_id=owner.id,
-        first_stages=[StagePlan("intake")],
+        session, SYSTEM, case_type="asb", title="Shared", owning_agency_id=owner.id,
         share_with_agency_ids=[housing.id, owner.id, housing.id],
     )
     assert [s.agency_id for s in case.shares] == [housing.id]
@@ -81,8 +92,7 @@ def test_open_case_refuses_a_lead_officer_from_an_agency_not_on_the_case(session
     elsewhere = factories.agency(session, AgencyType.COUNCIL)
     officer = factories.user(session, elsewhere)
     with pytest.raises(InvalidRequest) as caught:
-        open_case(session, SYSTEM, case_type=factories.ASB_V1, title="Case",
-                  owning_agency_id=owner.id, first_stages=[StagePlan("intake")],
+        open_case(session, SYSTEM, case_type="asb", title="Case", owning_agency_id=owner.id,
                   lead_officer_id=officer.id)
     assert set(caught.value.field_errors) == {"lead_officer"}
 
@@ -90,17 +100,18 @@ def test_open_case_refuses_a_lead_officer_from_an_agency_not_on_the_case(session
 def test_open_case_accepts_a_lead_officer_from_a_sharing_agency(session, owner):
     elsewhere = factories.agency(session, AgencyType.COUNCIL)
     officer = factories.user(session, elsewhere)
-    case = open_case(session, SYSTEM, case_type=factories.ASB_V1, title="Case",
-                     owning_agency_id=owner.id, first_stages=[StagePlan("intake")],
+    case = open_case(session, SYSTEM, case_type="asb", title="Case", owning_agency_id=owner.id,
                      lead_officer_id=officer.id, share_with_agency_ids=[elsewhere.id])
     assert case.lead_officer_id == officer.id
+    # The first stage is worked by the lead officer, for the agency they work for.
+    report = factories.active_stage(case, "report")
+    assert (report.assignee_user_id, report.assignee_agency_id) == (officer.id, elsewhere.id)
 
 
 def test_open_case_refuses_an_inactive_owner_and_unknown_sharing_agency(session, owner):
     owner.active = False
     with pytest.raises(InvalidRequest) as caught:
-        open_case(session, SYSTEM, case_type=factories.ASB_V1, title="Case",
-                  owning_agency_id=owner.id, first_stages=[StagePlan("intake")],
+        open_case(session, SYSTEM, case_type="asb", title="Case", owning_agency_id=owner.id,
                   share_with_agency_ids=[987_654])
     assert set(caught.value.field_errors) == {"owning_agency", "share_with"}
 
@@ -109,13 +120,13 @@ def test_open_case_refuses_an_inactive_owner_and_unknown_sharing_agency(session,
 
 
 def test_submission_on_a_closed_case_is_refused(session, case):
-    intake = case.active_stages[0]
+    report = case.active_stages[0]
     close_case(session, SYSTEM, case_id=case.id, expected_version=case.version,
                reason="Resolved informally")
     with pytest.raises(InvalidState, match="is closed"):
-        submit(session, case, stage=intake)
-    assert intake.status is StageStatus.CANCELLED
-    assert intake.form_data is None
+        submit(session, case, stage=report)
+    assert report.status is StageStatus.CANCELLED
+    assert report.form_data is None
 
 
 def test_submission_for_a_stage_of_another_case_is_not_found(session, owner, case):
@@ -131,30 +142,32 @@ def test_submission_with_a_stale_version_is_a_conflict(session, case):
     assert case.active_stages[0].status is StageStatus.ACTIVE
 
 
-def test_a_recurring_stage_gets_the_next_sequence_number(session, case):
-    submit(session, case, next_stages=[StagePlan("review")])
-    review = case.active_stages[0]
-    submit(session, case, stage=review, next_stages=[StagePlan("review")])
+def test_a_repeated_stage_gets_the_next_sequence_number(session, case):
+    # Victim not reached: the ASB workflow opens victim contact again (up to three tries).
+    advance_asb(session, case, to="victim_contact")
+    submit(session, case, form_data=VICTIM_NOT_REACHED)
+    submit(session, case, form_data=VICTIM_NOT_REACHED)
     assert [(s.stage_key, s.sequence, s.status) for s in case.stages] == [
-        ("intake", 1, StageStatus.COMPLETED),
-        ("review", 1, StageStatus.COMPLETED),
-        ("review", 2, StageStatus.ACTIVE),
+        ("report", 1, StageStatus.COMPLETED),
+        ("risk_assessment", 1, StageStatus.COMPLETED),
+        ("victim_contact", 1, StageStatus.COMPLETED),
+        ("victim_contact", 2, StageStatus.COMPLETED),
+        ("victim_contact", 3, StageStatus.ACTIVE),
     ]
 
 
 def test_submission_audits_the_answers_the_stages_and_the_risk_change(session, case):
     session.commit()
-    intake = case.active_stages[0]
-    submit(session, case, form_data={"what_happened": "threats"}, risk_level=RiskLevel.HIGH,
-           next_stages=[StagePlan("risk_assessment")])
+    report = case.active_stages[0]
+    submit(session, case, form_data=HIGH_RISK_REPORT)
     session.commit()
 
     entries = audit_entries(session, case_id=case.id, action=AuditAction.UPDATE)
     by_type = {(e.entity_type, e.entity_id): json.loads(e.changes) for e in entries}
-    stage_change = by_type[("stage_instances", str(intake.id))]
+    stage_change = by_type[("stage_instances", str(report.id))]
     assert stage_change["before"]["status"] == "active"
     assert stage_change["after"]["status"] == "completed"
-    assert stage_change["after"]["form_data"] == {"what_happened": "threats"}
+    assert stage_change["after"]["form_data"] == HIGH_RISK_REPORT
     assert by_type[("cases", str(case.id))] == {
         "before": {"risk_level": None}, "after": {"risk_level": "high"}
     }
@@ -164,10 +177,17 @@ def test_submission_audits_the_answers_the_stages_and_the_risk_change(session, c
 
 
 def test_submission_can_close_the_case(session, case):
-    submit(session, case, close_reason="No further incidents")
+    # Three failed attempts, a letter without reply, then closure for no contact.
+    advance_asb(session, case, to="victim_contact")
+    for _ in range(3):
+        submit(session, case, form_data=VICTIM_NOT_REACHED)
+    submit(session, case, form_data={"letter_sent_on": "2026-03-02", "reply_received": "no"})
+    version = case.version
+    submit(session, case, form_data=ASB_PATH["closure"] | {"reason": "no_contact"})
     assert case.status is CaseStatus.CLOSED
-    assert case.closure_reason == "No further incidents"
-    assert case.version == 2
+    assert case.closure_reason == "No contact with the victim"
+    assert case.version == version + 1
+    assert case.active_stages == []
 
 
 # --- closing --------------------------------------------------------------------------------
@@ -225,7 +245,8 @@ def test_closing_cancels_active_stages_and_is_audited(session, case, frozen_cloc
     updates = audit_entries(session, case_id=case.id, action=AuditAction.UPDATE)
     changes = {e.entity_type: json.loads(e.changes) for e in updates}
     assert changes["stage_instances"] == {"before": {"status": "active"},
-                                          "after": {"status": "cancelled"}}
+                                          "after": {"status": "cancelled"},
+                                          "detail": {"reason": "the case was closed"}}
     assert changes["cases"]["before"] == {"status": "open", "closure_reason": None}
     assert changes["cases"]["after"] == {"status": "closed",
                                          "closure_reason": "Resolved by mediation"}

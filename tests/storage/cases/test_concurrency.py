@@ -15,9 +15,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from storage.audit.models import AuditEntry
 from storage.audit.services import verify_chain
 from storage.cases.models import Case, CaseStatus, StageInstance, StageStatus
-from storage.cases.services import StagePlan, close_case, record_stage_submission, touch
+from storage.cases.services import touch
+from storage.cases.workflow import close_case, pause_case, record_stage_submission
 from storage.db import unit_of_work
 from storage.errors import ConcurrencyConflict
+from storage.outbox.models import OutboxMessage
 from tests import factories
 
 PANEL = factories.SYSTEM
@@ -26,7 +28,7 @@ PANEL = factories.SYSTEM
 @dataclass(frozen=True)
 class Shared:
     case_id: int
-    intake_id: int
+    report_id: int
 
 
 @pytest.fixture
@@ -37,12 +39,18 @@ def shared_case(scratch_sessions, frozen_clock) -> Shared:
     return Shared(case.id, case.stages[0].id)
 
 
-def submit_intake(form: dict, *, next_stage: str | None = "risk_assessment"):
+def report(description: str, **answers: str) -> dict:
+    return factories.ASB_REPORT | {"description": description} | answers
+
+
+A_REPORT = report("A's account")
+
+
+def submit_report(form: dict):
     def attempt(session: Session, shared: Shared, expected_version: int) -> None:
         record_stage_submission(
-            session, PANEL, case_id=shared.case_id, stage_instance_id=shared.intake_id,
+            session, PANEL, case_id=shared.case_id, stage_instance_id=shared.report_id,
             expected_version=expected_version, form_data=form,
-            next_stages=[StagePlan(next_stage)] if next_stage else (),
         )
 
     return attempt
@@ -56,16 +64,24 @@ def close(reason: str):
     return attempt
 
 
+def pause(reason: str):
+    def attempt(session: Session, shared: Shared, expected_version: int) -> None:
+        pause_case(session, PANEL, case_id=shared.case_id, expected_version=expected_version,
+                   reason=reason)
+
+    return attempt
+
+
 # What B tries after A has committed, and what B typed (to be carried on the conflict).
+B_REPORT = report("B's account")
+B_HATE_REPORT = report("B's account", hate_motivated="yes", fears_for_safety="yes")
 SECOND_WRITES: dict[str, tuple[Callable, dict]] = {
-    "same stage, opening the next": (
-        submit_intake({"what_happened": "B's account"}), {"what_happened": "B's account"}
-    ),
-    "same stage, nothing opens next": (
-        submit_intake({"what_happened": "B's account"}, next_stage=None),
-        {"what_happened": "B's account"},
+    "same stage, opening the next": (submit_report(B_REPORT), B_REPORT),
+    "same stage, answers that would refer the victim": (
+        submit_report(B_HATE_REPORT), B_HATE_REPORT
     ),
     "close the case": (close("B thinks it is resolved"), {"reason": "B thinks it is resolved"}),
+    "pause the case": (pause("B thinks we wait"), {"reason": "B thinks we wait"}),
 }
 
 
@@ -75,13 +91,13 @@ def test_second_writer_with_a_stale_version_gets_a_conflict_and_loses_nothing(
 ):
     attempt_b, typed_by_b = second_write
     with scratch_sessions() as a, scratch_sessions() as b:
-        # Both open the case (and its intake form) at version 1.
+        # Both open the case (and its report form) at version 1.
         seen_by_a = a.get(Case, shared_case.case_id)
         seen_by_b = b.get(Case, shared_case.case_id)
-        b.get(StageInstance, shared_case.intake_id)
+        b.get(StageInstance, shared_case.report_id)
         assert seen_by_a.version == seen_by_b.version == 1
 
-        submit_intake({"what_happened": "A's account"})(a, shared_case, seen_by_a.version)
+        submit_report(A_REPORT)(a, shared_case, seen_by_a.version)
         a.commit()
 
         with pytest.raises(ConcurrencyConflict) as caught:
@@ -98,22 +114,23 @@ def test_second_writer_with_a_stale_version_gets_a_conflict_and_loses_nothing(
 
     with scratch_sessions() as fresh:
         case = fresh.get(Case, shared_case.case_id)
-        intake = fresh.get(StageInstance, shared_case.intake_id)
+        report_stage = fresh.get(StageInstance, shared_case.report_id)
         assert case.version == 2
         assert case.status is CaseStatus.OPEN
-        assert intake.status is StageStatus.COMPLETED
-        assert intake.form_data == {"what_happened": "A's account"}
+        assert report_stage.status is StageStatus.COMPLETED
+        assert report_stage.form_data == A_REPORT
         assert [(s.stage_key, s.status) for s in case.stages] == [
-            ("intake", StageStatus.COMPLETED), ("risk_assessment", StageStatus.ACTIVE)
+            ("report", StageStatus.COMPLETED), ("risk_assessment", StageStatus.ACTIVE)
         ]
         changes = fresh.scalars(select(AuditEntry.changes)).all()
         assert not any("B's account" in c or "B thinks" in c for c in changes)
+        assert fresh.scalars(select(OutboxMessage)).all() == []  # B's referral never queued
         assert verify_chain(fresh).intact
 
 
 def test_writer_who_reloads_after_the_conflict_can_save(scratch_sessions, shared_case):
     with scratch_sessions() as a:
-        submit_intake({"what_happened": "A's account"})(a, shared_case, 1)
+        submit_report(A_REPORT)(a, shared_case, 1)
         a.commit()
     with scratch_sessions() as b:
         current = b.get(Case, shared_case.case_id)
@@ -180,7 +197,7 @@ def test_orm_refuses_a_lost_race_inside_one_transaction(
 
 def test_every_change_through_the_services_moves_the_version(scratch_sessions, shared_case):
     with scratch_sessions() as session:
-        submit_intake({"what_happened": "x"})(session, shared_case, 1)
+        submit_report(report("x"))(session, shared_case, 1)
         session.commit()
         assert session.get(Case, shared_case.case_id).version == 2
         close("done")(session, shared_case, 2)

@@ -4,30 +4,59 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from storage.cases.models import ReferenceCounter
 from storage.cases.references import next_reference
-from storage.cases.services import CaseTypeRef, StagePlan, case_by_reference, open_case
+from storage.cases.services import case_by_reference
+from storage.cases.workflow import open_case
+from storage.workflows.services import publish
 from tests import factories
+from workflows.loader import latest_shipped
 
-HATE_CRIME_V2 = CaseTypeRef(key="hate_crime", reference_prefix="HC", version=2,
-                            content_hash="c" * 64)
+# A second case type with its own prefix, for when hate crime is not shipped.
+PREFIX_TEST_DEFINITION = """
+key: prefix_test
+name: Prefix test
+version: 1
+reference_prefix: PFX
+start: record
+stages:
+  record:
+    name: Record what happened
+    transitions:
+      - {to: closed, otherwise: true, close_reason: Recorded}
+"""
 
 
-def open_hate_crime(session, owner):
-    return open_case(session, factories.SYSTEM, case_type=HATE_CRIME_V2, title="Graffiti",
-                     owning_agency_id=owner.id, first_stages=[StagePlan("intake")])
+@pytest.fixture
+def other_case_type(session) -> tuple[str, str]:
+    """(key, reference prefix) of a published case type other than ASB."""
+    shipped = latest_shipped().get("hate_crime")
+    if shipped is not None:
+        return shipped.key, shipped.reference_prefix
+    row, _ = publish(session, factories.SYSTEM, source_text=PREFIX_TEST_DEFINITION,
+                     source_name="tests/prefix_test.yaml")
+    return row.case_type, row.reference_prefix
 
 
-def test_each_prefix_has_its_own_counter(session, frozen_clock):
+def open_other(session, owner, case_type):
+    return open_case(session, factories.SYSTEM, case_type=case_type, title="Graffiti",
+                     owning_agency_id=owner.id)
+
+
+def test_each_prefix_has_its_own_counter(session, frozen_clock, other_case_type):
+    case_type, prefix = other_case_type
     owner = factories.agency(session)
     asb_1 = factories.asb_case(session, owner)
-    hate_1 = open_hate_crime(session, owner)
+    other_1 = open_other(session, owner, case_type)
     asb_2 = factories.asb_case(session, owner)
-    hate_2 = open_hate_crime(session, owner)
+    other_2 = open_other(session, owner, case_type)
     assert [asb_1.reference, asb_2.reference] == ["ASB-2026-000001", "ASB-2026-000002"]
-    assert [hate_1.reference, hate_2.reference] == ["HC-2026-000001", "HC-2026-000002"]
+    assert [other_1.reference, other_2.reference] == [
+        f"{prefix}-2026-000001", f"{prefix}-2026-000002"
+    ]
 
 
 def test_counter_restarts_in_a_new_year(session, frozen_clock):
