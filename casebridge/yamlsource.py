@@ -119,17 +119,15 @@ def _record_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None
             _record_lines(item, (*path, index), lines)
 
 
-def _is_mapping_entry(document: SourceDocument, path: Path_) -> bool:
-    """Whether `path` names an entry of a mapping in the document (e.g. stages.scan)."""
-    if not path:
-        return False
+def _has_key(document: SourceDocument, path: Path_, key: str) -> bool:
+    """Whether the mapping at `path` in the document has an entry called `key`."""
     node: Any = document.data
-    for part in path[:-1]:
+    for part in path:
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
             return False
-    return isinstance(node, dict) and path[-1] in node
+    return isinstance(node, dict) and key in node
 
 
 def marshmallow_problems(
@@ -142,8 +140,9 @@ def marshmallow_problems(
             if key == "_schema":
                 problems.extend(marshmallow_problems(document, value, prefix))
                 continue
-            if key in ("value", "key") and _is_mapping_entry(document, prefix):
-                # marshmallow's Dict fields nest "value"/"key" under each entry: not a path.
+            if key in ("value", "key") and not _has_key(document, prefix, key):
+                # marshmallow's Dict fields nest "value"/"key" under each entry: not a path
+                # (unless the document really has an entry of that name here).
                 problems.extend(marshmallow_problems(document, value, prefix))
                 continue
             part: str | int = int(key) if isinstance(key, int) or str(key).isdigit() else key

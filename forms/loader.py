@@ -67,6 +67,13 @@ class FieldSchema(Schema):
             raise ValidationError("a choice field lists its choices", "choices")
         if kind not in (FieldType.CHOICE, FieldType.MULTIPLE_CHOICE) and data.get("choices"):
             raise ValidationError(f"a {kind.value} field has no choices", "choices")
+        values = [c.value for c in data.get("choices", [])]
+        if len(values) != len(set(values)):
+            twice = sorted({v for v in values if values.count(v) > 1})
+            raise ValidationError(f"the choice value(s) {twice} appear twice", "choices")
+        low, high = data.get("min"), data.get("max")
+        if low is not None and high is not None and low > high:
+            raise ValidationError(f"min ({low:g}) is above max ({high:g})", "min")
         if data.get("points") and kind not in IMPLIED_CHOICES:
             raise ValidationError("points: only yes/no questions score by answer", "points")
         if kind in IMPLIED_CHOICES:

@@ -82,7 +82,7 @@ def _check(node: ast.expr, names: set[str]) -> None:
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         _check(node.operand, names)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        if not isinstance(node.operand, ast.Constant):
+        if _number(node) is None:
             raise ExpressionError("a minus sign can only go before a number")
     elif isinstance(node, ast.Compare):
         for op in node.ops:
@@ -97,13 +97,14 @@ def _check(node: ast.expr, names: set[str]) -> None:
             raise ExpressionError("only plain dotted names like answers.field can be read")
         if any(part.startswith("_") for part in name.split(".")):
             raise ExpressionError(f"'{name}': names cannot start with an underscore")
-        names.add(name)
+        if name not in _LITERAL_NAMES:  # true/false/null are values, not names to look up
+            names.add(name)
     elif isinstance(node, ast.Constant):
         if not isinstance(node.value, str | int | float | bool | type(None)):
             raise ExpressionError("only text, numbers, true/false and null can be written")
     elif isinstance(node, ast.List | ast.Tuple):
         for element in node.elts:
-            if not isinstance(element, ast.Constant):
+            if not isinstance(element, ast.Constant) and _number(element) is None:
                 raise ExpressionError("a list can only hold text or numbers")
             _check(element, names)
     else:
@@ -159,13 +160,13 @@ def _compare(op: ast.cmpop, left: Any, right: Any) -> bool:
     """Unanswered questions compare false instead of crashing (None < 3 is simply not true)."""
     if isinstance(op, _ORDERING) and (left is None or right is None):
         return False
-    if isinstance(op, ast.In | ast.NotIn):
-        if right is None:
-            return isinstance(op, ast.NotIn)
-        if isinstance(left, list):  # multiple choice answers: any of them in the list
-            hit = any(item in right for item in left)
-            return hit if isinstance(op, ast.In) else not hit
     try:
+        if isinstance(op, ast.In | ast.NotIn):
+            if right is None:
+                return isinstance(op, ast.NotIn)
+            if isinstance(left, list):  # multiple choice answers: any of them in the list
+                hit = any(item in right for item in left)
+                return hit if isinstance(op, ast.In) else not hit
         return bool(_COMPARATORS[type(op)](left, right))
     except TypeError:
         return False
@@ -216,13 +217,14 @@ def simple_constraint(expression: Expression) -> Constraint | None:
 
 
 def _number(node: ast.expr) -> float | None:
+    """The number a constant (or a minus sign before one) writes; None if it is not one."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _number(node.operand)
+        return None if inner is None or isinstance(node.operand, ast.UnaryOp) else -inner
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(
         node.value, bool
     ):
         return float(node.value)
-    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.Constant)):
-        return -float(node.operand.value)
     return None
 
 

@@ -385,8 +385,8 @@ class _Run:
         stage = self.d.stages.get(event.stage)
         if stage is None or not stage.completes_when_actions_settled or event.outstanding:
             return
-        if self.state.status != OPEN:
-            return
+        if self.state.status == CLOSED:
+            return  # agencies finished after closing: nothing to move on
         run = self.state.run(event.stage, event.sequence)
         if run.status != ACTIVE:
             return
@@ -415,6 +415,14 @@ class _Run:
         due = self.state.next_reviews.get(event.stage)
         if due is None or due > event.at:
             return
+        reviews = {**self.state.next_reviews}
+        reviews.pop(event.stage)  # taken now; _schedule_reviews sets the next one
+        self.state = replace(self.state, next_reviews=reviews)
+        if self.state.active(event.stage):
+            # The last review is still not done: it stays overdue (and visible) rather than
+            # a second one piling up; the schedule moves on.
+            self._schedule_reviews(event.at)
+            return
         self._open(event.stage, event.at)
 
     def on_Override(self, event: Override) -> None:
@@ -425,9 +433,7 @@ class _Run:
         if not event.to:
             raise WorkflowError("choose where to move the case")
         self._require_open(allow_paused=True)
-        for key in event.to:
-            if key != "closed" and key not in self.d.stages:
-                raise WorkflowError(f"'{key}' is not a stage of {self.d.name}")
+        self._check_targets(event.to, allow_closed=True)
         self.effects.append(OverrideRecorded(event.reason.strip(), tuple(event.to)))
         if self.state.status == PAUSED:
             self.on_Resume(Resume(event.at))
@@ -443,22 +449,10 @@ class _Run:
         self._require_open(allow_paused=False)
         if not event.reason.strip():
             raise WorkflowError("say why the case is paused (e.g. waiting for the victim)")
-        paused = dict(self.state.paused)
-        runs = []
-        for run in self.state.stages:
-            stage = self.d.stage(run.key)
-            if run.status == ACTIVE and stage.pausable and run.due_at is not None:
-                working = _is_working_time(stage, self.state.risk)
-                paused[f"{run.key}:{run.sequence}"] = Paused(
-                    due_seconds=self._remaining(event.at, run.due_at, working),
-                    warn_seconds=(self._remaining(event.at, run.warn_at, working)
-                                  if run.warn_at else None),
-                    working_time=working,
-                )
-                run = replace(run, due_at=None, warn_at=None)
-                self.effects.append(StageRescheduled(run.key, run.sequence, None, None))
-            runs.append(run)
-        self.state = replace(self.state, status=PAUSED, stages=tuple(runs), paused=paused)
+        self.state = replace(self.state, status=PAUSED)
+        for run in self.state.active():
+            if self.d.stage(run.key).pausable and run.due_at is not None:
+                self._stop_clock(run, event.at)
         self.effects.append(CasePaused(event.reason.strip()))
 
     def on_Resume(self, event: Resume) -> None:
@@ -489,9 +483,7 @@ class _Run:
         if not event.reason.strip():
             raise WorkflowError("say why the case is being reopened")
         targets = event.to or self.d.start
-        for key in targets:
-            if key not in self.d.stages:
-                raise WorkflowError(f"'{key}' is not a stage of {self.d.name}")
+        self._check_targets(targets, allow_closed=False)
         self.state = replace(self.state, status=OPEN, closed_at=None, close_reason=None,
                              episode_start=event.at)
         self.effects.append(CaseReopened(event.reason.strip()))
@@ -499,6 +491,15 @@ class _Run:
             self._open(key, event.at, allow_recurring=True)
 
     # mechanics
+
+    def _check_targets(self, targets: tuple[str, ...], *, allow_closed: bool) -> None:
+        if allow_closed and targets == ("closed",):
+            return
+        for key in targets:
+            if key not in self.d.stages:
+                raise WorkflowError(f"'{key}' is not a stage of {self.d.name}")
+        if all(self.d.stages[k].recurring for k in targets):
+            raise WorkflowError("choose a main stage to move to: reviews recur on their own")
 
     def _require_open(self, *, allow_paused: bool) -> None:
         if self.state.status == CLOSED:
@@ -521,12 +522,27 @@ class _Run:
         run = StageRun(key, sequence, ACTIVE, at, due_at=due, warn_at=warn)
         self.state = replace(self.state, stages=(*self.state.stages, run))
         self.effects.append(StageOpened(key, sequence, stage.form, stage.worked_by, at, due, warn))
+        if self.state.status == PAUSED and stage.pausable and due is not None:
+            self._stop_clock(run, at)
         if stage.business_status:
             self._set_status(stage.business_status)
         context = self._context({})
         for effect in stage.on_enter:
             self._effect(effect, stage, run, at, context, "enter")
         self._schedule_reviews(at)
+
+    def _stop_clock(self, run: StageRun, at: datetime) -> None:
+        """Keep the time that was left on a stage's clock, and take its deadline away."""
+        working = _is_working_time(self.d.stage(run.key), self.state.risk)
+        clock = Paused(
+            due_seconds=self._remaining(at, run.due_at, working),
+            warn_seconds=self._remaining(at, run.warn_at, working) if run.warn_at else None,
+            working_time=working,
+        )
+        self.state = replace(self.state, paused={**self.state.paused,
+                                                 f"{run.key}:{run.sequence}": clock})
+        self._replace_run(replace(run, due_at=None, warn_at=None))
+        self.effects.append(StageRescheduled(run.key, run.sequence, None, None))
 
     def _complete(
         self, run: StageRun, answers: dict[str, Any], at: datetime,
@@ -627,7 +643,9 @@ class _Run:
     def _anchor_time(self, stage: Stage, at: datetime) -> datetime:
         anchor = stage.deadline.anchor  # type: ignore[union-attr]
         if anchor.kind is AnchorKind.CASE_OPENED and self.state.opened_at:
-            return self.state.opened_at
+            # A reopened case counts from its reopening, or its deadlines would be missed
+            # the moment it reopens.
+            return self.state.episode_start or self.state.opened_at
         if anchor.kind is AnchorKind.STAGE_COMPLETED:
             times = [r.completed_at for r in self.state.stages
                      if r.key == anchor.stage and r.completed_at]
@@ -647,8 +665,7 @@ class _Run:
             if not running:
                 reviews.pop(stage.key, None)
                 continue
-            due = reviews.get(stage.key)
-            if due is None or due <= at:
+            if stage.key not in reviews:  # a review that fell due waits for its ReviewDue
                 interval = recurrence.interval(self.state.risk)
                 if interval is not None:
                     reviews[stage.key] = interval.after(at, self.cal)

@@ -60,7 +60,8 @@ class WorkerField(fields.Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Worker:
         if value in ("lead", "owner"):
             return Worker(WorkerKind(value))
-        if isinstance(value, dict) and value and set(value) <= {"role", "agency_type"}:
+        if (isinstance(value, dict) and value and set(value) <= {"role", "agency_type"}
+                and all(isinstance(v, str) and v.strip() for v in value.values())):
             if "agency_type" in value:
                 return Worker(WorkerKind.AGENCY_TYPE, role=value.get("role"),
                               agency_type=value["agency_type"])

@@ -3,14 +3,23 @@ reached and can reach "closed", and at each fork exactly one way is taken."""
 
 from __future__ import annotations
 
+import ast
+import itertools
 from collections import deque
 from collections.abc import Iterator, Mapping
 from itertools import combinations
 
 from casebridge.yamlsource import Path_, Problem, SourceDocument
-from forms.model import FieldType, FormDefinition
+from forms.model import Field, FieldType, FormDefinition
 from rules.calendars import REGIONS
-from rules.expressions import ExpressionError, overlap, parse, simple_constraint
+from rules.expressions import (
+    Expression,
+    ExpressionError,
+    dotted_name,
+    overlap,
+    parse,
+    simple_constraint,
+)
 from storage.accounts.models import Role
 from storage.agencies.models import AgencyType
 from workflows.model import (
@@ -186,7 +195,7 @@ class _Checker:
         for (i, a), (j, b) in combinations(list(enumerate(transitions)), 2):
             if not (a.when and b.when):
                 continue
-            if _can_both_hold(a.when, b.when):
+            if _can_both_hold(a.when, b.when, form):
                 self.add((*base, "transitions", j, "when"),
                          f"this condition and transition {i + 1}'s ('{a.when}') can both be "
                          "true: make them exclusive")
@@ -198,6 +207,11 @@ class _Checker:
             self.add(path, str(exc))
             return
         form = self.forms.get(stage.form or "")
+        for name in _compared_as_single_values(expression):
+            field = _answer_field(name, form)
+            if field is not None and field.type is FieldType.MULTIPLE_CHOICE:
+                self.add(path, f"'{name}' is a multiple-choice answer (a list of choices): "
+                         f"test it with in, e.g. {name} in ['{field.choice_values[0]}']")
         for name in sorted(expression.names):
             problem = self._name_problem(name, stage, form)
             if problem:
@@ -306,7 +320,7 @@ def _can_close(d: Definition) -> set[str]:
     return good
 
 
-def _can_both_hold(a: str, b: str) -> bool:
+def _can_both_hold(a: str, b: str, form: FormDefinition | None) -> bool:
     if a.strip() == b.strip():
         return True
     try:
@@ -315,7 +329,28 @@ def _can_both_hold(a: str, b: str) -> bool:
         return False
     if ca is None or cb is None:
         return False  # richer guards are checked when they run (exactly one must hold)
+    field = _answer_field(ca.name, form)
+    if ca.name == cb.name and field is not None and field.type is FieldType.MULTIPLE_CHOICE:
+        return True  # several choices can be ticked at once: both tests can hold
     return bool(overlap(ca, cb))
+
+
+def _answer_field(name: str, form: FormDefinition | None) -> Field | None:
+    head, _, rest = name.partition(".")
+    return form.field(rest) if head == "answers" and form is not None else None
+
+
+def _compared_as_single_values(expression: Expression) -> list[str]:
+    """Names compared with ==, != or an ordering (not `in`): wrong for list answers."""
+    found = []
+    for node in ast.walk(expression.tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            for op, (left, right) in zip(node.ops, itertools.pairwise(operands), strict=True):
+                if isinstance(op, ast.In | ast.NotIn):
+                    continue
+                found.extend(n for n in (dotted_name(left), dotted_name(right)) if n)
+    return found
 
 
 def _exhaustive(guarded: list, form: FormDefinition | None) -> bool:
@@ -339,8 +374,11 @@ def _exhaustive(guarded: list, form: FormDefinition | None) -> bool:
     if name is None or not name.startswith("answers."):
         return False
     field = form.field(name.split(".", 1)[1])
-    return bool(field and field.required and field.choice_values
-                and set(field.choice_values) <= covered)
+    return bool(
+        field and field.required and not field.show_when  # a hidden question is unanswered
+        and field.type is not FieldType.MULTIPLE_CHOICE and field.choice_values
+        and set(field.choice_values) <= covered
+    )
 
 
 def _rough_hours(duration: Duration) -> float:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workflows.loader import shipped_definitions
 from workflows import interpreter as wf
+from workflows.loader import shipped_definitions
 
 from .walker import random_walk
 

@@ -37,13 +37,16 @@ def check_invariants(d: Definition, state: wf.CaseState) -> None:
         if run.due_at is not None:
             assert run.due_at >= run.opened_at, f"{run.key} is due before it opened"
         if run.warn_at is not None:
-            assert run.due_at is not None and run.opened_at <= run.warn_at <= run.due_at
+            assert run.due_at is not None
+            assert run.opened_at <= run.warn_at <= run.due_at
         if run.status == wf.COMPLETED:
-            assert run.completed_at is not None and run.answers is not None
+            assert run.completed_at is not None
+            assert run.answers is not None
     active = state.active()
     if state.status == wf.CLOSED:
         assert not active, "a closed case still has open stages"
-        assert state.closed_at is not None and state.close_reason
+        assert state.closed_at is not None
+        assert state.close_reason
         assert not state.next_reviews
     else:
         main = [r for r in active if d.stages[r.key].recurring is None]
@@ -76,7 +79,7 @@ def random_walk(d: Definition, rng: random.Random, *, steps: int) -> Walk:
     return walk
 
 
-def _next_event(walk: Walk, rng: random.Random, forms) -> wf.Event | None:  # noqa: ANN001
+def _next_event(walk: Walk, rng: random.Random, forms) -> wf.Event | None:
     d, state, now = walk.definition, walk.state, walk.now
     if state.status == wf.CLOSED:
         if rng.random() < 0.15:
