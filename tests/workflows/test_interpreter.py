@@ -465,9 +465,10 @@ def test_an_override_cancels_the_active_stages_and_opens_the_target():
         ("report", wf.CANCELLED), ("scan", wf.ACTIVE)]
     assert outcome.state.episode_start == at
     # Scan is one of the stages victim updates recur in (10 working days from Thu 30 Apr
-    # 11:00 UTC, past the 4 May bank holiday). No risk is set yet, and the supervisor
-    # review has only by_risk intervals, so it is not scheduled.
-    assert outcome.state.next_reviews == {"victim_update": utc(2026, 5, 15, 16)}
+    # 11:00 UTC, past the 4 May bank holiday). No risk is set yet, so the supervisor review
+    # takes the default interval of 56 calendar days (same London wall-clock time).
+    assert outcome.state.next_reviews == {"victim_update": utc(2026, 5, 15, 16),
+                                          "review": utc(2026, 6, 25, 11)}
 
 
 def test_close_then_reopen_starts_a_new_episode_with_fresh_attempts():
