@@ -2,23 +2,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from casebridge.cli import main
 from workflows.loader import DEFINITIONS_DIR
 
 SHIPPED = {"asb", "hate_crime", "restorative_justice", "marac", "asb_case_review"}
-
-
-@pytest.fixture
-def run_cli(scratch_engine, tmp_path, monkeypatch):
-    monkeypatch.setenv(
-        "CASEBRIDGE_DATABASE_URL", scratch_engine.url.render_as_string(hide_password=False)
-    )
-    monkeypatch.setenv("CASEBRIDGE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CASEBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
 
 
 def test_list_shows_the_five_case_types_and_what_is_published(run_cli):
