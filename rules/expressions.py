@@ -10,6 +10,7 @@ run code, import modules or touch attributes of Python objects.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,9 +57,14 @@ def parse(source: str) -> Expression:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"the condition is longer than {MAX_LENGTH} characters")
     try:
-        tree = ast.parse(text, mode="eval").body
-    except SyntaxError as exc:
-        raise ExpressionError(f"cannot read the condition near column {exc.offset}") from None
+        with warnings.catch_warnings():
+            # Python only warns about text like "1and x" or "\<"; a condition must be plain.
+            warnings.simplefilter("error")
+            tree = ast.parse(text, mode="eval").body
+    except (SyntaxError, SyntaxWarning, DeprecationWarning) as exc:
+        column = getattr(exc, "offset", None)
+        where = f" near column {column}" if column else ""
+        raise ExpressionError(f"cannot read the condition{where}") from None
     names: set[str] = set()
     _check(tree, names)
     return Expression(text, tree, frozenset(names))
