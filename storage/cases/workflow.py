@@ -360,6 +360,7 @@ def _apply(
             session.flush()
             low.assign_action(
                 session, actor, case_id=case.id, title=effect.title,
+                detail=_missing_agency_note(session, effect.to),
                 assigned_agency_id=agency_id, assigned_user_id=user_id,
                 due_at=effect.due_at, stage_instance_id=stage.id if stage else None,
             )
@@ -416,12 +417,24 @@ def _resolve_worker(
         return case.owning_agency_id, None, worker.role
     agency = _agency_of_type(session, case, str(worker.agency_type))
     if agency is None:
-        raise InvalidState(
-            f"{case.reference} needs a {str(worker.agency_type).replace('_', ' ')} agency, "
-            "and the partnership has none: add one with `casebridge agencies create`"
-        )
+        # The partnership has no agency of that type: the work stays with the owning agency
+        # rather than blocking the practitioner's submission (see _missing_agency_note).
+        return case.owning_agency_id, None, worker.role
     low.ensure_shared(session, actor, case, agency.id)
     return agency.id, None, worker.role
+
+
+def _missing_agency_note(session: Session, worker: Worker) -> str | None:
+    if worker.kind is not WorkerKind.AGENCY_TYPE:
+        return None
+    exists = session.scalar(select(Agency.id).where(
+        Agency.agency_type == worker.agency_type, Agency.active.is_(True)).limit(1))
+    if exists is not None:
+        return None
+    kind = str(worker.agency_type).replace("_", " ")
+    return (f"The partnership has no {kind} agency on Casebridge, so this stays with the "
+            f"owning agency: pass it to the {kind} contact, or ask an administrator to add "
+            "the agency.")
 
 
 def _agency_of_type(session: Session, case: Case, agency_type: str) -> Agency | None:

@@ -535,3 +535,20 @@ def test_engine_events_that_change_nothing_leave_the_version_alone(session, case
     version = case.version
     review_due(session, SYSTEM, case_id=case.id, stage_key="review")  # not scheduled yet
     assert case.version == version
+
+
+def test_work_for_an_agency_type_the_partnership_lacks_stays_with_the_owner(
+    session, owner, lead, frozen_clock
+):
+    """A caseworker's submission is never blocked because the partnership has not (yet) put
+    a kind of agency on Casebridge: the owner gets the action, with a note saying so."""
+    publish(session, SYSTEM, source_text=SETTLE_TEST_DEFINITION,
+            source_name="tests/settle_test.yaml")
+    case = open_case(session, SYSTEM, case_type="settle_test", title="Sharing records",
+                     owning_agency_id=owner.id, lead_officer_id=lead.id)
+    housing_action = session.scalars(
+        select(Action).where(Action.case_id == case.id, Action.title.like("%housing%"))
+    ).one()
+    assert housing_action.assigned_agency_id == owner.id
+    assert "no housing agency on Casebridge" in housing_action.detail
+    assert case.shares == []
