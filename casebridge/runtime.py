@@ -20,10 +20,19 @@ class Runtime:
     sessions: sessionmaker[Session]
     documents: DocumentStore
 
+    schema_ok: bool = False
+
     def schema_problem(self) -> str | None:
-        """Why the database cannot be used yet, in words a newcomer can act on."""
+        """Why the database cannot be used yet, in words a newcomer can act on.
+
+        Once the schema is found current it stays so for this process (migrations run
+        before a release starts, never under it), so health checks stop asking.
+        """
+        if self.schema_ok:
+            return None
         current, head = migrate.current_revision(self.engine), migrate.head_revision()
         if current == head:
+            self.schema_ok = True
             return None
         if current is None:
             return "The database has no tables yet: run `casebridge db upgrade`."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -53,5 +54,8 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    """The newest migration this code ships: fixed for the life of a process, and reading
+    the migration scripts is slow, so a health check must not do it per request."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
