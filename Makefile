@@ -15,10 +15,13 @@ $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Casebridge needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml web/frontend/package-lock.json | $(BIN)/python
 	@echo "Installing Casebridge and its dependencies into $(VENV) ..."
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]'
+	@echo "Installing the GOV.UK Frontend design system (npm) ..."
+	cd web/frontend && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(BIN)/python -m web.assets
 	@touch $@
 
 install: $(VENV)/.installed

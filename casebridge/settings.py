@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Europe/London", description="Partnership's local time zone.")
     log_level: str = Field(default="INFO")
     sql_echo: bool = Field(default=False, description="Log every SQL statement (development).")
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60,
+                                      description="Sign out after this long without a request.")
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 7,
+                                   description="Sign out this long after signing in, always.")
+    sign_in_attempts: int = Field(default=5, ge=1, le=50,
+                                  description="Failed passwords in a row before a lockout.")
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    secure_cookies: bool = Field(default=False,
+                                 description="Send cookies over HTTPS only (set behind TLS).")
 
     @classmethod
     def settings_customise_sources(
@@ -153,6 +162,11 @@ class Settings(BaseSettings):
             "timezone": self.timezone,
             "log_level": self.log_level,
             "sql_echo": self.sql_echo,
+            "session_idle_minutes": self.session_idle_minutes,
+            "session_max_hours": self.session_max_hours,
+            "sign_in_attempts": self.sign_in_attempts,
+            "lockout_minutes": self.lockout_minutes,
+            "secure_cookies": self.secure_cookies,
         }
 
 

@@ -3,29 +3,54 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
+from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, g, request, send_from_directory
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from casebridge.runtime import Runtime
-from web import database
+from web import auth, database, errors, formatting, navigation
+
+VENDOR = Path(__file__).parent / "static" / "vendor"
+csrf = CSRFProtect()
 
 
-def create_app(runtime: Runtime) -> Flask:
+def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
     app = Flask(__name__)
+    settings = runtime.settings
     app.config.update(
-        SECRET_KEY=runtime.settings.effective_secret_key(),
+        SECRET_KEY=settings.effective_secret_key(),
+        TESTING=testing,
+        SESSION_COOKIE_NAME="casebridge_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=settings.session_max_hours * 3600,
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the signed-in session
     )
     app.extensions["casebridge.runtime"] = runtime
-    logging.getLogger("casebridge").setLevel(runtime.settings.log_level)
+    app.jinja_loader = ChoiceLoader([
+        FileSystemLoader(Path(__file__).parent / "templates"),
+        PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+    ])
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    logging.getLogger("casebridge").setLevel(settings.log_level)
+    csrf.init_app(app)
     database.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    formatting.init_app(app)
+    navigation.init_app(app)
 
     @app.before_request
-    def _request_id() -> None:
+    def _request_context() -> None:
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.csp_nonce = secrets.token_urlsafe(16)
 
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]
@@ -33,14 +58,28 @@ def create_app(runtime: Runtime) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        nonce = g.get("csp_nonce", "")
         response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         )
+        if request.endpoint not in ("static", "govuk_assets"):
+            response.headers.setdefault("Cache-Control", "no-store")  # case data: never cache
         return response
 
+    @app.get("/assets/<path:filename>")
+    def govuk_assets(filename: str):  # type: ignore[no-untyped-def]
+        """The design system's fonts and images, where its CSS expects them."""
+        return send_from_directory(VENDOR / "govuk" / "assets", filename, max_age=86400)
+
+    auth.public_endpoints.update({"govuk_assets", "static"})
+
+    from web.auth.views import blueprint as auth_views
     from web.health.views import blueprint as health
     from web.overview.views import blueprint as overview
 
+    app.register_blueprint(auth_views)
     app.register_blueprint(health)
     app.register_blueprint(overview)
     return app

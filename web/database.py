@@ -1,11 +1,17 @@
-"""One session per request; the request boundary commits, then runs after-commit work."""
+"""One session per request; the request boundary commits, then runs after-commit work.
+
+A response with an error status (a form sent back with messages, a conflict, a refusal)
+rolls back instead, so a page that says "there is a problem" has written nothing. A view
+that must keep something despite answering with an error (a failed sign-in attempt)
+commits it explicitly.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("casebridge.web")
@@ -24,6 +30,11 @@ def after_commit(callback: Callable[[], None]) -> None:
 
 
 def init_app(app: Flask) -> None:
+    @app.after_request
+    def _note_status(response: Response) -> Response:
+        g.response_failed = response.status_code >= 400
+        return response
+
     @app.teardown_request
     def _finish(error: BaseException | None) -> None:
         db: Session | None = g.pop("db_session", None)
@@ -31,7 +42,7 @@ def init_app(app: Flask) -> None:
         if db is None:
             return
         try:
-            if error is None:
+            if error is None and not g.get("response_failed", False):
                 db.commit()
             else:
                 db.rollback()

@@ -12,7 +12,9 @@ def _client(engine, tmp_path):
     settings = load_settings(data_dir=tmp_path, secret_key="test-secret-key")
     runtime = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine),
                       documents=DocumentStore(tmp_path / "documents"))
-    return create_app(runtime).test_client()
+    app = create_app(runtime, testing=True)
+    app.config["WTF_CSRF_ENABLED"] = False
+    return app.test_client()
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +33,11 @@ def test_overview_shows_totals_and_no_personal_details(migrated_scratch, tmp_pat
     demo.generate(sessions, cases=20, seed=5, now=frozen_clock.now())
     client = _client(migrated_scratch, tmp_path)
     assert client.get("/healthz").get_json()["status"] == "ok"
-    response = client.get("/")
+    assert client.get("/overview").status_code == 302, "totals are for signed-in users"
+    signed = client.post("/sign-in", data={"email": "manager@demo.casebridge.test",
+                                           "password": demo.DEMO_PASSWORD})
+    assert signed.status_code == 302
+    response = client.get("/overview")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Partnership overview" in page
@@ -39,4 +45,5 @@ def test_overview_shows_totals_and_no_personal_details(migrated_scratch, tmp_pat
     for family_name in demo.FAMILY:
         assert family_name not in page
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Request-Id"]

@@ -1,7 +1,5 @@
-"""The start page until sign-in exists: what the partnership's system holds, in totals only.
-
-It shows no names, addresses or case details, so it is safe to show before sign-in.
-"""
+"""The partnership overview: what the shared record holds, in totals only (no names,
+addresses or case details)."""
 
 from __future__ import annotations
 
@@ -15,12 +13,14 @@ from storage.audit.models import AuditChainHead
 from storage.cases.models import Action, Case, StageInstance, StageStatus
 from storage.cases.services import OUTSTANDING_ACTIONS
 from storage.outbox.models import OutboxMessage, OutboxStatus
+from web import navigation
 from web.database import session
 
 blueprint = Blueprint("overview", __name__)
+navigation.add("Overview", "overview.index")
 
 
-@blueprint.get("/")
+@blueprint.get("/overview")
 def index():  # type: ignore[no-untyped-def]
     db, now = session(), clock.now()
     agencies = db.execute(

@@ -1,0 +1,91 @@
+"""Who is signed in: sign-in is required everywhere except the few public endpoints, so a
+new page is protected by default. Sessions end after idling and after a maximum age."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any
+
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+
+from casebridge import clock
+from storage.accounts.models import Role, User
+from storage.actors import Actor
+from web.database import session as db_session
+
+public_endpoints: set[str] = {"auth.sign_in", "health.healthz"}
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _load_user() -> Any:
+        g.user = None
+        user_id = session.get("user_id")
+        if user_id is not None:
+            if _expired():
+                session.clear()
+                if request.endpoint not in public_endpoints:
+                    return redirect(url_for("auth.sign_in", next=_next_path(), expired=1))
+            else:
+                user = db_session().get(User, user_id)
+                if user is None or not user.active:
+                    session.clear()
+                else:
+                    g.user = user
+                    session["last_seen"] = clock.now().isoformat()
+        if g.user is None and request.endpoint not in public_endpoints:
+            if request.endpoint is None:
+                return None  # 404s are answered as 404s
+            return redirect(url_for("auth.sign_in", next=_next_path()))
+        return None
+
+    @app.context_processor
+    def _user() -> dict[str, Any]:
+        return {"current_user": g.get("user")}
+
+
+def current_user() -> User:
+    user = g.get("user")
+    if user is None:
+        abort(401)
+    return user
+
+
+def current_actor() -> Actor:
+    return Actor.for_user(current_user(), ip_address=request.remote_addr,
+                          request_id=g.get("request_id"))
+
+
+def requires_role(*roles: Role):  # type: ignore[no-untyped-def]
+    def decorate(view):  # type: ignore[no-untyped-def]
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not any(current_user().has_role(role) for role in roles):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def start_session(user: User) -> None:
+    session.clear()  # a new session id on sign-in: no fixation
+    session.permanent = True
+    now = clock.now().isoformat()
+    session.update(user_id=user.id, signed_in_at=now, last_seen=now)
+
+
+def _expired() -> bool:
+    settings = current_app.extensions["casebridge.runtime"].settings
+    now = clock.now()
+    try:
+        signed_in = datetime.fromisoformat(session["signed_in_at"])
+        last_seen = datetime.fromisoformat(session["last_seen"])
+    except (KeyError, ValueError):
+        return True
+    return (now - last_seen > timedelta(minutes=settings.session_idle_minutes)
+            or now - signed_in > timedelta(hours=settings.session_max_hours))
+
+
+def _next_path() -> str:
+    return request.full_path.rstrip("?") if request.method == "GET" else "/"
