@@ -9,7 +9,7 @@ PORT   ?= 5000
 CASES  ?= 300
 PYTEST_ARGS ?=
 
-.PHONY: install demo serve test lint clean
+.PHONY: install demo serve test lint browser clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Casebridge needs Python 3.11 or newer")'
@@ -38,7 +38,17 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 
-test: lint
+# Browser tests drive Debian's Chromium; as root it is installed here, otherwise they skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Chromium for the browser tests (apt) ..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is not installed: browser tests will be skipped (install Debian's chromium package)."; \
+	  fi; }
+
+test: lint browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

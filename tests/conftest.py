@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +34,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--expect-dialect",
         choices=["sqlite", "postgresql"],
         help="Fail the run unless the test database is this kind.",
+    )
+    parser.addoption(
+        "--require-browser",
+        action="store_true",
+        help="Fail (instead of skipping) browser tests when Chromium is not installed.",
     )
 
 
@@ -92,12 +98,12 @@ def frozen_clock() -> Iterator[FrozenClock]:
         yield frozen  # type: ignore[misc]
 
 
-@pytest.fixture
-def scratch_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
-    """A separate, empty database for tests that need real commits from several connections."""
+@contextmanager
+def empty_database(database_url: str, directory: Path) -> Iterator[Engine]:
+    """A new, empty database of the same kind as the suite's, dropped afterwards."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'scratch.sqlite3'}")
+        engine = make_engine(f"sqlite:///{directory / f'scratch-{uuid.uuid4().hex[:8]}.sqlite3'}")
         yield engine
         engine.dispose()
         return
@@ -113,6 +119,13 @@ def scratch_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def scratch_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """A separate, empty database for tests that need real commits from several connections."""
+    with empty_database(database_url, tmp_path) as engine:
+        yield engine
 
 
 @pytest.fixture
