@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from storage.base import Base, BigIntKey, created_at, enum_column, intpk, updated_at
+from storage.people.names import normalise_name, search_name_for
 
 
 class ContactMethod(enum.StrEnum):
@@ -81,6 +95,16 @@ class Location(Base):
         return ", ".join(p for p in parts if p)
 
 
+def _search_given_default(context: DefaultExecutionContext) -> str:
+    """Column defaults for Core inserts that give the names but not their search forms."""
+    row: dict[str, Any] = context.get_current_parameters()
+    return search_name_for(row.get("given_name"), row.get("known_as"))
+
+
+def _search_family_default(context: DefaultExecutionContext) -> str:
+    return normalise_name(context.get_current_parameters().get("family_name"))
+
+
 class Person(Base):
     """Anyone a case is about: victim, complainant, perpetrator, witness.
 
@@ -99,12 +123,35 @@ class Person(Base):
         CheckConstraint(
             "NOT (preferred_contact = 'email' AND email IS NULL)", name="email_when_preferred"
         ),
+        # The duplicate check's trigram index, both search columns in one GIN index so that
+        # one scan can test both. PostgreSQL only (pg_trgm): ddl_if keeps it out of SQLite's
+        # DDL, and info tells the migration comparison (migrations/env.py) not to expect it.
+        Index(
+            "ix_people_search_trgm",
+            "search_given",
+            "search_family",
+            postgresql_using="gin",
+            postgresql_ops={"search_given": "gin_trgm_ops", "search_family": "gin_trgm_ops"},
+            info={"only_on_dialect": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[intpk]
     given_name: Mapped[str] = mapped_column(String(100), default="")
     family_name: Mapped[str] = mapped_column(String(100), default="", index=True)
     known_as: Mapped[str | None] = mapped_column(String(100))
+    # What the duplicate check (storage/people/duplicates.py) searches, in the normal form
+    # of storage.people.names: "given known-as", and the family name. Kept up to date on
+    # every ORM insert and update (below) and on Core inserts through the column defaults;
+    # anything writing raw SQL must fill them itself. The server default '' is there because
+    # SQLite can only add a NOT NULL column that has one (migration 0002; rebuilding the
+    # table instead would run its ON DELETE CASCADEs).
+    search_given: Mapped[str] = mapped_column(
+        Text, default=_search_given_default, server_default=text("''")
+    )
+    search_family: Mapped[str] = mapped_column(
+        Text, default=_search_family_default, server_default=text("''")
+    )
     date_of_birth: Mapped[date | None] = mapped_column(Date, index=True)
     gender: Mapped[str | None] = mapped_column(String(40))
     # Contact preferences: a victim of abuse may only be safe to call at certain times.
@@ -131,6 +178,17 @@ class Person(Base):
     @property
     def full_name(self) -> str:
         return " ".join(p for p in (self.given_name, self.family_name) if p)
+
+
+@event.listens_for(Person, "before_insert")
+@event.listens_for(Person, "before_update")
+def _refresh_search_names(_mapper: Mapper[Person], _connection: Any, person: Person) -> None:
+    search_given = search_name_for(person.given_name, person.known_as)
+    if person.search_given != search_given:
+        person.search_given = search_given
+    search_family = normalise_name(person.family_name)
+    if person.search_family != search_family:
+        person.search_family = search_family
 
 
 class PersonAddress(Base):
