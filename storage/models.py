@@ -7,6 +7,7 @@ from storage.base import Base
 from storage.cases.models import (
     Action,
     ActionStatus,
+    ActionUpdate,
     Case,
     CaseLink,
     CaseParticipant,
@@ -22,6 +23,14 @@ from storage.cases.models import (
 )
 from storage.documents.models import Document
 from storage.flags.models import Flag, FlagKind
+from storage.meetings.models import (
+    AgendaItem,
+    Attendance,
+    Meeting,
+    MeetingAttendee,
+    MeetingKind,
+    MeetingStatus,
+)
 from storage.outbox.models import EffectKind, OutboxMessage, OutboxStatus
 from storage.people.models import (
     AddressKind,
@@ -39,9 +48,12 @@ from storage.workflows.models import DefinitionStatus, WorkflowDefinition
 __all__ = [
     "Action",
     "ActionStatus",
+    "ActionUpdate",
     "AddressKind",
     "Agency",
     "AgencyType",
+    "AgendaItem",
+    "Attendance",
     "AuditAction",
     "AuditChainHead",
     "AuditEntry",
@@ -61,6 +73,10 @@ __all__ = [
     "GroupMember",
     "LinkKind",
     "Location",
+    "Meeting",
+    "MeetingAttendee",
+    "MeetingKind",
+    "MeetingStatus",
     "Note",
     "OutboxMessage",
     "OutboxStatus",

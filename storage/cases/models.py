@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -66,6 +67,9 @@ class LinkKind(enum.StrEnum):
     SAME_INCIDENT = "same_incident"
     DUPLICATE_OF = "duplicate_of"
     ESCALATED_TO = "escalated_to"  # e.g. an ASB case that became a Case Review
+
+
+OUTSTANDING_SQL = "status IN ('open', 'accepted', 'overdue')"
 
 
 class Case(Base):
@@ -217,6 +221,13 @@ class StageInstance(Base):
         ),
         # The deadline sweep reads only active stages by due date.
         Index("ix_stage_instances_active_due", "status", "due_at"),
+        # Task inboxes: my active stages, and my agency's unclaimed queue, by due date.
+        Index("ix_stage_instances_user_queue", "assignee_user_id", "due_at",
+              postgresql_where=text("status = 'active'"),
+              sqlite_where=text("status = 'active'")),
+        Index("ix_stage_instances_agency_queue", "assignee_agency_id", "due_at",
+              postgresql_where=text("status = 'active' AND assignee_user_id IS NULL"),
+              sqlite_where=text("status = 'active' AND assignee_user_id IS NULL")),
     )
 
     id: Mapped[intpk]
@@ -261,6 +272,11 @@ class Action(Base):
         ),
         CheckConstraint("due_at >= created_at", name="due_after_created"),
         Index("ix_actions_status_due", "status", "due_at"),
+        Index("ix_actions_user_queue", "assigned_user_id", "due_at",
+              postgresql_where=text(OUTSTANDING_SQL), sqlite_where=text(OUTSTANDING_SQL)),
+        Index("ix_actions_agency_queue", "assigned_agency_id", "due_at",
+              postgresql_where=text(f"{OUTSTANDING_SQL} AND assigned_user_id IS NULL"),
+              sqlite_where=text(f"{OUTSTANDING_SQL} AND assigned_user_id IS NULL")),
     )
 
     id: Mapped[intpk]
@@ -284,12 +300,37 @@ class Action(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("users.id"))
+    # Raised at a panel meeting about this case, when it was.
+    agenda_item_id: Mapped[int | None] = mapped_column(
+        BigIntKey, ForeignKey("meeting_agenda_items.id")
+    )
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
     case: Mapped[Case] = relationship(back_populates="actions")
+    updates: Mapped[list[ActionUpdate]] = relationship(
+        back_populates="action", cascade="all, delete-orphan", order_by="ActionUpdate.id"
+    )
     assigned_agency: Mapped[Agency] = relationship(foreign_keys=[assigned_agency_id])
     assigned_user: Mapped[User | None] = relationship(foreign_keys=[assigned_user_id])
+
+
+class ActionUpdate(Base):
+    """Progress an agency records on an action it owes, before it is done."""
+
+    __tablename__ = "action_updates"
+    __table_args__ = (CheckConstraint("length(trim(body)) > 0", name="body_not_blank"),)
+
+    id: Mapped[intpk]
+    action_id: Mapped[int] = mapped_column(
+        BigIntKey, ForeignKey("actions.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[created_at]
+
+    action: Mapped[Action] = relationship(back_populates="updates")
+    author: Mapped[User | None] = relationship()
 
 
 class Note(Base):
