@@ -3,6 +3,7 @@ cross-field checks), with every problem located by file, line and path."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from forms.model import IMPLIED_CHOICES, Band, Choice, Field, FieldType, FormDef
 from rules.expressions import ExpressionError, parse
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
+TEXT_TYPES = (FieldType.TEXT, FieldType.LONG_TEXT)
+DATE_TYPES = (FieldType.DATE, FieldType.DATETIME)
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="use lower-case letters, digits and _")
 
 
@@ -59,6 +62,25 @@ class FieldSchema(Schema):
     min = fields.Float(load_default=None)
     max = fields.Float(load_default=None)
     max_length = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    pattern = fields.String(load_default=None)
+    pattern_message = fields.String(load_default=None)
+    past_only = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _pattern_and_dates_fit_type(self, data: dict[str, Any], **_: Any) -> None:
+        kind = data.get("type")
+        pattern = data.get("pattern")
+        if pattern is not None:
+            if kind not in TEXT_TYPES:
+                raise ValidationError("only text and long_text fields have a pattern", "pattern")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValidationError(f"not a regular expression: {exc}", "pattern") from None
+        if data.get("pattern_message") is not None and pattern is None:
+            raise ValidationError("a pattern_message needs a pattern", "pattern_message")
+        if data.get("past_only") and kind not in DATE_TYPES:
+            raise ValidationError("only date and datetime fields can be past_only", "past_only")
 
     @validates_schema
     def _choices_fit_type(self, data: dict[str, Any], **_: Any) -> None:
@@ -98,6 +120,8 @@ class FieldSchema(Schema):
             key=data["key"], type=kind, label=data["label"], hint=data["hint"],
             required=data["required"], show_when=data["show_when"], choices=choices,
             minimum=data["min"], maximum=data["max"], max_length=data["max_length"],
+            pattern=data["pattern"], pattern_message=data["pattern_message"],
+            past_only=data["past_only"],
         )
 
 

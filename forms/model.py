@@ -50,6 +50,11 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+    # A regular expression a text answer must match in full, and what to say when it does not.
+    pattern: str | None = None
+    pattern_message: str | None = None
+    # Dates and times that cannot be in the future (a date may be today).
+    past_only: bool = False
 
     @property
     def choice_values(self) -> tuple[str, ...]:
