@@ -1,0 +1,1 @@
+"""The case page and the case list."""
