@@ -382,3 +382,122 @@ def _is_sqlite_stale_snapshot(exc: OperationalError) -> bool:
     return isinstance(original, sqlite3.OperationalError) and (
         getattr(original, "sqlite_errorcode", None) == 517  # SQLITE_BUSY_SNAPSHOT
     )
+
+
+# --- the task inbox: taking queued work and recording progress on actions ------------------
+# (Imports are local so this block only appends to the module.)
+
+
+def claim_stage(session: Session, actor: Actor, *, stage_instance_id: int) -> StageInstance:
+    """Take a stage waiting in your agency's queue (for your role, if it names one), so it
+    becomes yours. The write only matches a stage nobody has taken, so when two people take
+    the same stage at once the second is told "Someone else took it first" and nothing
+    changes. Taking a stage that is already yours changes nothing either. The case's version
+    does not move: who works a stage is not part of the case's state, so nobody's open form
+    goes stale."""
+    from sqlalchemy import update
+
+    from storage.cases.models import StageStatus
+
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.active:
+        raise InvalidState("Only a person with an active account can take work")
+    stage = session.get(StageInstance, stage_instance_id, populate_existing=True)
+    if stage is None:
+        raise NotFound("Stage", stage_instance_id)
+    if stage.status is not StageStatus.ACTIVE:
+        raise InvalidState(f"This stage is {stage.status.value}: there is nothing to take")
+    if stage.assignee_agency_id != user.agency_id:
+        raise InvalidState("This stage is waiting for another agency: only they can take it")
+    if stage.assignee_role and stage.assignee_role not in {r.value for r in user.roles}:
+        role = stage.assignee_role.replace("_", " ")
+        raise InvalidState(f"This stage is for your agency's {role}s: ask one of them to take it")
+    if stage.assignee_user_id == user.id:
+        return stage
+    if stage.assignee_user_id is not None:
+        raise InvalidState("Someone else took it first")
+    try:
+        taken = session.execute(
+            update(StageInstance)
+            .where(StageInstance.id == stage.id, StageInstance.assignee_user_id.is_(None),
+                   StageInstance.status == StageStatus.ACTIVE)
+            .values(assignee_user_id=user.id)
+            .execution_options(synchronize_session=False)
+        )
+    except OperationalError as exc:
+        # SQLite: another writer holds the write lock, or used it after we read.
+        if getattr(exc.orig, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY,
+                                                           sqlite3.SQLITE_BUSY_SNAPSHOT):
+            raise InvalidState("Someone else changed this at the same moment: reload the "
+                               "page to see who has it") from None
+        raise
+    session.expire(stage, ["assignee_user_id", "assignee_user"])
+    if taken.rowcount != 1:
+        raise InvalidState("Someone else took it first")
+    record(session, actor, AuditAction.UPDATE, entity=stage, case_id=stage.case_id,
+           before={"assignee_user_id": None}, after={"assignee_user_id": user.id})
+    return stage
+
+
+def claim_action(session: Session, actor: Actor, *, action_id: int) -> Action:
+    """Take an action your agency owes that no one there has been named for (see
+    claim_stage: the second of two people taking it at once is refused, nothing changes)."""
+    from sqlalchemy import update
+
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.active:
+        raise InvalidState("Only a person with an active account can take work")
+    action = session.get(Action, action_id, populate_existing=True)
+    if action is None:
+        raise NotFound("Action", action_id)
+    if action.status not in OUTSTANDING_ACTIONS:
+        raise InvalidState(f"This action is {action.status.value}: there is nothing to take")
+    if action.assigned_agency_id != user.agency_id:
+        raise InvalidState("This action is for another agency: only they can take it")
+    if action.assigned_user_id == user.id:
+        return action
+    if action.assigned_user_id is not None:
+        raise InvalidState("Someone else took it first")
+    try:
+        taken = session.execute(
+            update(Action)
+            .where(Action.id == action.id, Action.assigned_user_id.is_(None),
+                   Action.status.in_(OUTSTANDING_ACTIONS))
+            .values(assigned_user_id=user.id, updated_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY,
+                                                           sqlite3.SQLITE_BUSY_SNAPSHOT):
+            raise InvalidState("Someone else changed this at the same moment: reload the "
+                               "page to see who has it") from None
+        raise
+    session.expire(action, ["assigned_user_id", "assigned_user", "updated_at"])
+    if taken.rowcount != 1:
+        raise InvalidState("Someone else took it first")
+    record(session, actor, AuditAction.UPDATE, entity=action, case_id=action.case_id,
+           before={"assigned_user_id": None}, after={"assigned_user_id": user.id})
+    return action
+
+
+def record_action_progress(session: Session, actor: Actor, *, action_id: int, body: str) -> Any:
+    """Note progress on an action still owed (done and declined actions take no more).
+    Returns the new storage.cases.models.ActionUpdate."""
+    from storage.cases.models import ActionUpdate
+
+    action = session.get(Action, action_id)
+    if action is None:
+        raise NotFound("Action", action_id)
+    if not (body or "").strip():
+        raise InvalidRequest({"body": "Describe the progress made"})
+    if action.status not in OUTSTANDING_ACTIONS:
+        raise InvalidState(
+            f"This action is {action.status.value}: progress can only be recorded while it "
+            "is still owed"
+        )
+    progress = ActionUpdate(author_id=actor.user_id, body=body.strip(), created_at=clock.now())
+    action.updates.append(progress)
+    session.flush()
+    record(session, actor, AuditAction.CREATE, entity=progress, case_id=action.case_id,
+           after={"action_id": action.id, "body": progress.body})
+    return progress
