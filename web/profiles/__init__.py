@@ -1,0 +1,1 @@
+"""Person and location profiles: shared across the partnership, locked where they must be."""

@@ -1,0 +1,1 @@
+"""Partnership-wide search: people, locations and the cases the user may see."""
