@@ -59,7 +59,7 @@ def test_sign_out_ends_the_session(signed_in):
 def test_open_redirects_are_refused(client, practitioner):
     response = client.post("/sign-in?next=//evil.example/",
                            data={"email": practitioner.email, "password": PASSWORD})
-    assert response.headers["Location"] == "/overview"
+    assert response.headers["Location"] == "/"  # home (the task inbox), not elsewhere
 
 
 def test_forms_need_a_csrf_token_when_protection_is_on(app, client, practitioner):
