@@ -1,0 +1,1 @@
+"""Synthetic partnership data: generated people, places and case histories at any scale."""
