@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from storage.accounts.models import User
 from storage.agencies.models import Agency
 from storage.base import Base, BigIntKey, created_at, enum_column, intpk, updated_at
+
 # Action.agenda_item_id points at meeting_agenda_items: the table must be known wherever
 # actions are (the CLI and the demo import no more than they use).
 from storage.meetings import models as _meetings  # noqa: F401
