@@ -416,8 +416,8 @@ def demo() -> None:
 @click.option("--cases", default=200, show_default=True, type=click.IntRange(min=0))
 @click.option("--seed", default=1, show_default=True, help="Same seed, same partnership.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0),
-              help="Processes that work out the case histories (0: this one). The data does "
-                   "not depend on it.")
+              help="Processes that work out the case histories while this one writes (0: this "
+                   "one does both). The data does not depend on it.")
 @click.option("--now", "now_text", metavar="ISO-DATETIME",
               help="Where the two years of history end (default: now). With the same seed, "
                    "the same partnership.")

@@ -5,10 +5,13 @@ whichever worker computes it and however the run is split into batches. It opens
 its published case type and then plays the partnership's part: each active stage is done at
 a time drawn against its deadline (mostly in time, some late, in working hours), reviews come
 round when they fall due, agencies answer their actions or leave them outstanding, a few
-cases are paused while the victim is not ready, and each case's story stops at a random
-point before `now`. Every step is an interpreter event, so the rows that come out (stages with
-their deadlines and answers, actions, sharing, the case's status and workflow_state) are
-exactly what the services would have written had the case been worked through them.
+cases are paused while the victim is not ready, a few are closed by a manager, and the story
+stops before `now`: for most cases at `now` itself (old cases are long closed, recent ones
+mid-way), for one in ten at a random point before it (left alone, now overdue). Every step is
+an interpreter event, so the rows that come out (stages with their deadlines and answers,
+actions, sharing, the case's status, risk and workflow_state) are what the services would
+have written had the case been worked through them; the audit trail and outbox are not
+replayed (see writer.py and casebridge/demo.py).
 """
 
 from __future__ import annotations

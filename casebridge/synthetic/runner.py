@@ -85,7 +85,7 @@ def generate_cases(
         per_batch.append(len(firsts))
     writer = BulkWriter(dialect, last_ids, counters)
     result = Generated()
-    results = _computed(spec, chunks, workers)
+    results = _Computed(spec, chunks, workers)
     flush_every = max(chunk_size, batch_size // 5)
     try:
         for batch, count in enumerate(per_batch):
@@ -139,27 +139,48 @@ def _compute(first: int, opened: list[int]) -> ChunkRows:
     return compute_chunk(_world, first, opened)
 
 
-def _computed(spec: WorldSpec, chunks: list[tuple[int, list[int]]],
-              workers: int) -> Iterator[ChunkRows]:
-    """The chunks' rows in order; computed in `workers` processes when there is enough work."""
-    if workers <= 1 or len(chunks) <= 1:
-        world = World(spec)
-        for first, opened in chunks:
-            yield compute_chunk(world, first, opened)
-        return
-    context = multiprocessing.get_context(_start_method())
-    with context.Pool(workers, initializer=_start_worker, initargs=(spec,)) as pool:
-        queued = iter(chunks)
-        pending: deque[Any] = deque()
+class _Computed:
+    """The chunks' rows in order, computed by `workers` processes (0, or a single chunk: here).
+
+    The worker processes start, and get their first chunks, as soon as this is made, so they
+    are busy while the writer prepares the pooled places and people.
+    """
+
+    def __init__(self, spec: WorldSpec, chunks: list[tuple[int, list[int]]],
+                 workers: int) -> None:
+        self.queued = iter(chunks)
+        self.pending: deque[Any] = deque()
+        self.pool: Any = None
+        self.world: World | None = None
+        if workers <= 0 or len(chunks) <= 1:
+            self.world = World(spec)
+            return
+        context = multiprocessing.get_context(_start_method())
+        self.pool = context.Pool(workers, initializer=_start_worker, initargs=(spec,))
         # A bounded window: workers stay ahead of the writer without filling the memory.
-        for args in islice(queued, workers * 8):
-            pending.append(pool.apply_async(_compute, args))
-        while pending:
-            done = pending.popleft().get()
-            following = next(queued, None)
-            if following is not None:
-                pending.append(pool.apply_async(_compute, following))
-            yield done
+        for args in islice(self.queued, workers * 8):
+            self.pending.append(self.pool.apply_async(_compute, args))
+
+    def __iter__(self) -> Iterator[ChunkRows]:
+        return self
+
+    def __next__(self) -> ChunkRows:
+        if self.world is not None:
+            first, opened = next(self.queued)
+            return compute_chunk(self.world, first, opened)
+        if not self.pending:
+            raise StopIteration
+        done = self.pending.popleft().get()
+        following = next(self.queued, None)
+        if following is not None:
+            self.pending.append(self.pool.apply_async(_compute, following))
+        return done
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
 
 
 def _start_method() -> str:
