@@ -17,6 +17,7 @@ The same seed gives the same partnership whatever the number of worker processes
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,6 +66,12 @@ ACCOUNTS = [
     ("idva", "Indira IDVA", "NDAS", (Role.PRACTITIONER, Role.PANEL_MEMBER, Role.MANAGER)),
     ("support", "Sol Support", "NVS", (Role.PRACTITIONER,)),
 ]
+
+# Besides the demo accounts, each agency gets one caseworker (who cannot sign in) per this
+# many cases, so caseloads stay those of a real partnership at any size: at 1,000,000 cases
+# a demo practitioner's inbox holds what one officer's would, not a tenth of the force's.
+CASES_PER_CASEWORKER = 3_500
+CASEWORKER_ROLES = (Role.PRACTITIONER,)
 
 # The generated pools (see casebridge.synthetic.names).
 GIVEN = list(names.GIVEN_NAMES)
@@ -115,6 +122,7 @@ def generate(
                         password=DEMO_PASSWORD)
             for local, name, code, roles in ACCOUNTS
         ]
+    caseworkers = _create_caseworkers(sessions, agencies, cases, seed)
     with unit_of_work(sessions) as session:
         publish_shipped(session, DEMO_ACTOR)
         published = {key: current_version(session, key) for key in latest_shipped()}
@@ -126,7 +134,8 @@ def generate(
         return summary
     generated = generate_cases(
         sessions, DEMO_ACTOR, cases=cases, seed=seed, now=end, agencies=partnership,
-        users=[(u.id, u.agency_id) for u in users], definitions=definitions, workers=workers,
+        users=[(u.id, u.agency_id) for u in users if _works_cases(u)] + caseworkers,
+        definitions=definitions, workers=workers,
         batch_size=batch_size, progress=progress,
         **({"chunk_size": chunk_size} if chunk_size else {}),
     )
@@ -135,6 +144,32 @@ def generate(
     summary.statuses = generated.statuses
     summary.seconds = generated.seconds
     return summary
+
+
+def _works_cases(user: User) -> bool:
+    """Leads of cases are practitioners: never the auditor or an administrator alone."""
+    return any(role in CASEWORKER_ROLES for role in user.roles)
+
+
+def _create_caseworkers(sessions: sessionmaker[Session], agencies: dict[str, Agency],
+                        cases: int, seed: int) -> list[tuple[int, int]]:
+    """Generated caseworkers, `cases // CASES_PER_CASEWORKER` per agency, through the
+    services (audited) but without passwords: only the demo accounts sign in."""
+    per_agency = cases // CASES_PER_CASEWORKER
+    if per_agency <= 0:
+        return []
+    rng = random.Random(f"caseworkers:{seed}")  # noqa: S311 (made-up names, not secrets)
+    created: list[tuple[int, int]] = []
+    with unit_of_work(sessions) as session:
+        for code, agency in agencies.items():
+            for n in range(1, per_agency + 1):
+                user = create_user(
+                    session, DEMO_ACTOR, agency_id=agency.id,
+                    email=f"caseworker{n:04d}@{code.lower()}.demo-staff.casebridge.test",
+                    display_name=f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}",
+                    roles=CASEWORKER_ROLES)
+                created.append((user.id, agency.id))
+    return created
 
 
 def demo_accounts(session: Session) -> list[tuple[str, str, str]]:

@@ -13,6 +13,7 @@ from casebridge.synthetic.writer import BulkWriter, ForeignKeyViolation, read_st
 from forms.loader import shipped_forms
 from forms.sampling import sample_answers
 from storage import migrate
+from storage.accounts.models import Role, User
 from storage.agencies.models import Agency
 from storage.audit.models import AuditEntry
 from storage.audit.services import verify_chain
@@ -346,3 +347,31 @@ def test_a_row_pointing_nowhere_rolls_its_batch_back(scratch_sessions, frozen_cl
         write()
     with unit_of_work(scratch_sessions) as session:
         assert not session.scalar(select(func.count()).select_from(CaseShare))
+
+
+def test_caseloads_stay_realistic_as_the_partnership_grows(
+    scratch_sessions, frozen_clock, monkeypatch
+):
+    """Bigger partnerships get more caseworkers (who cannot sign in), and only
+    practitioners lead cases: never the auditor or an administrator."""
+    monkeypatch.setattr(demo, "CASES_PER_CASEWORKER", 20)
+    demo.generate(scratch_sessions, cases=60, seed=4, now=frozen_clock.now(), workers=0)
+    with unit_of_work(scratch_sessions) as session:
+        caseworkers = session.scalars(
+            select(User).where(User.email.like("%@%.demo-staff.casebridge.test"))).all()
+        agencies = session.scalar(select(func.count()).select_from(Agency))
+        assert len(caseworkers) == 3 * agencies
+        assert all(u.password_hash is None for u in caseworkers)
+        assert all(u.roles == {Role.PRACTITIONER} for u in caseworkers)
+        leads = set(session.scalars(select(Case.lead_officer_id).where(
+            Case.lead_officer_id.is_not(None))))
+        assert leads & {u.id for u in caseworkers}, "caseworkers carry cases"
+        lead_roles = {role for u in session.scalars(select(User).where(User.id.in_(leads)))
+                      for role in u.roles}
+        assert Role.PRACTITIONER in lead_roles
+        assert not session.scalar(select(func.count()).select_from(User).where(
+            User.id.in_(leads), User.email.in_(["auditor@demo.casebridge.test",
+                                                 "admin@demo.casebridge.test",
+                                                 "manager@demo.casebridge.test"])))
+        assert verify_chain(session).intact
+        assert len(demo.demo_accounts(session)) == len(demo.ACCOUNTS)
