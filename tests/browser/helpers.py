@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,6 +36,7 @@ from storage.cases.workflow import open_case, record_stage_submission
 from storage.db import unit_of_work
 from storage.meetings.models import Attendance, MeetingKind
 from storage.meetings.services import add_to_agenda, create_meeting, record_attendance
+from storage.people.duplicates import find_possible_duplicates
 from storage.people.models import Location, Person
 from storage.people.services import create_location, create_person
 from tests.factories import ASB_REPORT
@@ -188,6 +189,17 @@ def open_asb_case(session: Session, actor: Actor, owner: Account, *, title: str,
                      owning_agency_id=owner.agency_id, **details)
 
 
+def unknown_name(live_server: LiveServer) -> tuple[str, str]:
+    """A generated (given, family) name that nobody on Casebridge resembles, so the new-case
+    page's duplicate check finds no one and a new person is recorded."""
+    with seeding(live_server) as session:
+        for _ in range(100):
+            given, family = _rng.choice(names.GIVEN_NAMES), _rng.choice(names.FAMILY_NAMES)
+            if not find_possible_duplicates(session, given_name=given, family_name=family):
+                return given, family
+    raise AssertionError("every generated name tried is like someone already on Casebridge")
+
+
 def typo_of(name: str) -> str:
     """The name with two different neighbouring letters near its end swapped (never the
     first letter): a slip of the keys that still reads as the same name (Ashwell -> Ashwlel)."""
@@ -239,6 +251,39 @@ def fill_date(page: Page, legend: str, day: date) -> None:
     group.get_by_label("Year", exact=True).fill(str(day.year))
 
 
+def tick(page: Page, legend: str, *answers: str) -> None:
+    """Tick checkboxes by their labels within the question with this legend."""
+    for answer in answers:
+        question(page, legend).get_by_label(answer, exact=True).check()
+
+
+def fill_datetime(page: Page, legend: str, moment: datetime) -> None:
+    """A date input with a time box after it (a stage form's date-and-time question)."""
+    fill_date(page, legend, moment.date())
+    question(page, legend).get_by_label("Time", exact=True).fill(f"{moment:%H:%M}")
+
+
+Answer = str | date | datetime | tuple[str, ...]
+
+
+def fill_in(page: Page, answers: Mapping[str, Answer]) -> None:
+    """Answer a form's questions as a person would, each found by its legend or its label:
+    a date or a date and time in the date inputs, a tuple by ticking those boxes, and a
+    string by choosing the radio with that label if the question is a group of radios, or
+    else by typing it into the box with that label."""
+    for name, answer in answers.items():
+        if isinstance(answer, datetime):  # (before date: a datetime is a date too)
+            fill_datetime(page, name, answer)
+        elif isinstance(answer, date):
+            fill_date(page, name, answer)
+        elif isinstance(answer, tuple):
+            tick(page, name, *answer)
+        elif question(page, name).count():  # the page has loaded: nothing more will appear
+            choose(page, name, answer)
+        else:
+            page.get_by_label(name, exact=True).fill(answer)
+
+
 def summary_value(page: Page, key: str, section: str | None = None) -> Locator:
     """The value beside `key` in a summary list (in the section headed `section`, if given)."""
     scope = page.get_by_role("region", name=section, exact=True) if section else page
@@ -249,6 +294,24 @@ def summary_value(page: Page, key: str, section: str | None = None) -> Locator:
 def expect_success(page: Page, message: str) -> None:
     """The green banner a page shows after a change is saved."""
     expect(page.get_by_role("alert", name="Success")).to_contain_text(message)
+
+
+def complete_stage(page: Page, stage: str, answers: Mapping[str, Answer]) -> None:
+    """From the case page: open the stage's form, answer it, submit it, and be back on the
+    case page with the stage completed."""
+    case_page = page.url.partition("#")[0]  # (after giving an action, it ends "#actions")
+    page.get_by_role("link", name=f"Complete this stage for {stage}", exact=True).click()
+    expect(page.get_by_role("heading", name=stage, level=1)).to_be_visible()
+    fill_in(page, answers)
+    press(page, "Submit answers")
+    expect(page).to_have_url(case_page)
+    expect_success(page, f"{stage}: your answers have been saved.")
+    expect(stage_tag(page, stage)).to_have_text("Completed")
+
+
+def stage_tag(page: Page, stage: str) -> Locator:
+    """The tag beside a stage on the case page: Completed, In progress, Overdue, Skipped."""
+    return summary_value(page, stage, "Stages").locator(".govuk-tag")
 
 
 def case_reference(page: Page) -> str:
