@@ -9,12 +9,13 @@ from __future__ import annotations
 import difflib
 import os
 import secrets
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +27,8 @@ from sqlalchemy.exc import ArgumentError
 
 APP_NAME = "casebridge"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def default_data_dir() -> Path:
@@ -79,6 +82,21 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     secure_cookies: bool = Field(default=False,
                                  description="Send cookies over HTTPS only (set behind TLS).")
+    public_url: str = Field(default="",
+                            description="Where people reach Casebridge, for links in e-mails. "
+                                        "Empty: e-mails say to sign in, without a link.")
+    # Outgoing e-mail (the engine sends it; a request never does).
+    smtp_host: str = Field(default="localhost", description="SMTP relay host.")
+    smtp_port: int | None = Field(default=None, ge=1, le=65535,
+                                  description="Empty: 25, or 587 with starttls, 465 with ssl.")
+    smtp_tls: Literal["none", "starttls", "ssl"] = Field(
+        default="none", description="none (a relay on this machine), starttls or ssl.")
+    smtp_username: str = Field(default="", description="Empty: do not log in.")
+    smtp_password: str = Field(default="", repr=False)
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600,
+                                        description="Give up on a silent relay after this long.")
+    mail_from: str = Field(default="Casebridge <casebridge@localhost>",
+                           description="The From address of every e-mail.")
 
     @classmethod
     def settings_customise_sources(
@@ -107,6 +125,36 @@ class Settings(BaseSettings):
                 f"use one of {', '.join(SUPPORTED_DIALECTS)}"
             )
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_address(cls, value: str) -> str:
+        _, address = parseaddr(value)
+        if "@" not in address or address.startswith("@") or address.endswith("@"):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @field_validator("smtp_username")
+    @classmethod
+    def _no_password_in_the_clear(cls, value: str, info: ValidationInfo) -> str:
+        """A password sent to a remote relay without TLS can be read by anyone on the path."""
+        host, tls = info.data.get("smtp_host", ""), info.data.get("smtp_tls")
+        if value and tls == "none" and host.lower() not in LOOPBACK_HOSTS:
+            raise ValueError(
+                "a login needs smtp_tls starttls or ssl for a relay that is not on this machine"
+            )
+        return value
+
+    @property
+    def effective_smtp_port(self) -> int:
+        return self.smtp_port or SMTP_DEFAULT_PORTS[self.smtp_tls]
 
     @field_validator("log_level")
     @classmethod
@@ -167,6 +215,14 @@ class Settings(BaseSettings):
             "sign_in_attempts": self.sign_in_attempts,
             "lockout_minutes": self.lockout_minutes,
             "secure_cookies": self.secure_cookies,
+            "public_url": self.public_url,
+            "smtp_host": self.smtp_host,
+            "smtp_port": self.effective_smtp_port,
+            "smtp_tls": self.smtp_tls,
+            "smtp_username": self.smtp_username,
+            "smtp_password": "(set)" if self.smtp_password else "",
+            "smtp_timeout_seconds": self.smtp_timeout_seconds,
+            "mail_from": self.mail_from,
         }
 
 

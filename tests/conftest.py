@@ -141,3 +141,32 @@ def scratch_sessions(migrated_scratch: Engine):
     with unit_of_work(factory) as session:
         publish_shipped(session, Actor.system("tests"))
     return factory
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """One real SMTP server for the run (aiosmtpd on loopback); see `smtp_sink`."""
+    from tests.smtp_sink import SmtpSink
+
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp_sink(smtp_server):
+    """The SMTP server, running and empty at the start of the test."""
+    smtp_server.start()
+    smtp_server.clear()
+    yield smtp_server
+    smtp_server.start()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """Prefect's test server, started once per run: it takes seconds to start."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

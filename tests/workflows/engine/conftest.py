@@ -1,0 +1,55 @@
+"""The engine's tests commit for real (the dispatcher commits each step), so they share one
+scratch database for the run, emptied of outbox rows after each test."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete
+
+from casebridge.settings import load_settings
+from storage import migrate
+from storage.actors import Actor
+from storage.db import make_session_factory, unit_of_work
+from storage.outbox.dispatch import RetryPolicy
+from storage.outbox.models import OutboxMessage
+from storage.workflows.services import publish_shipped
+from tests.conftest import empty_database
+from workflows.engine.dispatch import Dispatcher
+
+POLICY = RetryPolicy(max_attempts=4, base_delay=timedelta(seconds=30),
+                     max_delay=timedelta(minutes=10), lease=timedelta(minutes=5))
+
+
+@pytest.fixture(scope="session")
+def engine_db(database_url, tmp_path_factory):
+    with empty_database(database_url, tmp_path_factory.mktemp("engine")) as engine:
+        migrate.upgrade(engine)
+        with unit_of_work(make_session_factory(engine)) as session:
+            publish_shipped(session, Actor.system("tests"))
+        yield engine
+
+
+@pytest.fixture
+def engine_sessions(engine_db):
+    with engine_db.begin() as connection:
+        connection.execute(delete(OutboxMessage))
+    yield make_session_factory(engine_db)
+    with engine_db.begin() as connection:
+        connection.execute(delete(OutboxMessage))
+
+
+@pytest.fixture
+def engine_settings(smtp_sink, tmp_path, monkeypatch):
+    monkeypatch.setenv("CASEBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
+    return load_settings(
+        data_dir=tmp_path, smtp_host=smtp_sink.host, smtp_port=smtp_sink.port,
+        smtp_timeout_seconds=5, mail_from="Casebridge <noreply@casebridge.test>",
+        public_url="https://casebridge.test",
+    )
+
+
+@pytest.fixture
+def dispatcher(engine_sessions, engine_settings):
+    return Dispatcher(engine_sessions, engine_settings, policy=POLICY)

@@ -1,0 +1,152 @@
+"""Running the outbox, as plain functions: claim a batch, carry out each row, mark it.
+
+Each row gets its own short transactions (check the lease and compose; then mark), and no
+transaction is open while the relay is talking, so a slow relay never holds database locks.
+The Prefect flow in `workflows.engine.flows` only wraps these.
+
+A crash after sending but before marking leaves the row claimed; when the lease expires it
+is sent again with the same Message-ID (at least once, recognisably the same message), and
+never lost. Logs name row ids and kinds only: payloads may hold an address.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from casebridge.settings import Settings
+from storage.db import unit_of_work
+from storage.outbox import dispatch as outbox
+from storage.outbox.models import EffectKind, OutboxMessage
+from workflows.engine.effects import COMPOSERS, SUPPORTED_KINDS, Undeliverable
+from workflows.engine.mail import MailConfig, Mailer, build_message, is_permanent
+
+log = logging.getLogger("casebridge.engine")
+
+# Outcomes of one row, as counted in reports.
+DONE, RETRYING, FAILED, SKIPPED, RELEASED = "done", "retrying", "failed", "skipped", "released"
+
+
+@dataclass
+class Dispatcher:
+    """What running effects needs: the database, the settings and how to retry."""
+
+    sessions: sessionmaker[Session]
+    settings: Settings
+    policy: outbox.RetryPolicy = field(default_factory=outbox.RetryPolicy)
+    mail: MailConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.mail is None:
+            self.mail = MailConfig.from_settings(self.settings)
+
+    @property
+    def lease_margin(self) -> timedelta:
+        """Do not start a send that could outlast our lease (another worker would take it)."""
+        assert self.mail is not None
+        return min(timedelta(seconds=self.mail.timeout + 5), self.policy.lease / 2)
+
+
+def new_worker_name() -> str:
+    """Names the claimant in the outbox, so `engine status` can say who holds a row."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim(dispatcher: Dispatcher, worker: str, batch_size: int) -> list[outbox.Claimed]:
+    """Claim and commit a batch, so other workers see at once that it is taken."""
+    with unit_of_work(dispatcher.sessions) as session:
+        claimed = outbox.claim_batch(session, worker=worker, kinds=SUPPORTED_KINDS,
+                                     limit=batch_size, policy=dispatcher.policy)
+        unsupported = outbox.pending_ids_of_kinds(
+            session, set(EffectKind) - SUPPORTED_KINDS, limit=20)
+    for message_id, kind in unsupported:
+        log.warning("outbox row %s (kind %s) left pending: not supported yet", message_id, kind)
+    return claimed
+
+
+def run_effects(dispatcher: Dispatcher, worker: str, ids: list[int]) -> dict[str, int]:
+    """Carry out claimed rows over one SMTP connection; returns counts per outcome.
+
+    Errors of an effect are recorded on its row. Errors of the database while marking are
+    not caught: the caller (a Prefect task with retries) sees them, and the lease covers it.
+    """
+    counts: Counter[str] = Counter()
+    assert dispatcher.mail is not None
+    with Mailer(dispatcher.mail) as mailer:
+        for message_id in ids:
+            counts[run_one(dispatcher, mailer, worker, message_id)] += 1
+    return dict(counts)
+
+
+def run_one(dispatcher: Dispatcher, mailer: Mailer, worker: str, message_id: int) -> str:
+    with unit_of_work(dispatcher.sessions) as session:
+        if not outbox.lease_is_live(session, message_id, worker, dispatcher.lease_margin):
+            if outbox.release(session, message_id, worker):
+                log.info("outbox row %s released: lease nearly out", message_id)
+                return RELEASED
+            return SKIPPED  # done already (a retried task) or taken over by another worker
+        try:
+            prepared = _prepare(session, dispatcher.settings, message_id)
+        except Exception as exc:
+            return _failed(session, dispatcher, worker, message_id, exc)
+    if prepared is not None:
+        email, recipients = prepared
+        try:
+            refused = mailer.send(email, recipients)
+        except Exception as exc:
+            with unit_of_work(dispatcher.sessions) as session:
+                return _failed(session, dispatcher, worker, message_id, exc)
+        if refused:
+            log.warning("outbox row %s: relay refused %d of %d recipients", message_id,
+                        len(refused), len(recipients))
+    with unit_of_work(dispatcher.sessions) as session:
+        if not outbox.mark_done(session, message_id, worker):
+            log.warning("outbox row %s was taken over before it was marked done", message_id)
+            return SKIPPED
+    return DONE
+
+
+def _prepare(
+    session: Session, settings: Settings, message_id: int
+) -> tuple[EmailMessage, list[str]] | None:
+    message = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id))
+    assert message is not None
+    outgoing = COMPOSERS[message.kind](session, message, settings)
+    if outgoing is None:
+        return None
+    email = build_message(template=outgoing.template, context=outgoing.context,
+                          recipients=outgoing.recipients,
+                          idempotency_key=message.idempotency_key, sender=settings.mail_from)
+    return email, outgoing.recipients
+
+
+def _failed(
+    session: Session, dispatcher: Dispatcher, worker: str, message_id: int, exc: Exception
+) -> str:
+    permanent = isinstance(exc, Undeliverable) or is_permanent(exc)
+    status = outbox.mark_attempt_failed(session, message_id, worker, exc, permanent=permanent,
+                                        policy=dispatcher.policy)
+    log.warning("outbox row %s attempt failed (%s): %s", message_id,
+                status.value if status else "no longer ours", outbox.safe_error(exc))
+    if status is None:
+        return SKIPPED
+    return FAILED if status.value == "failed" else RETRYING
+
+
+def dispatch_once(dispatcher: Dispatcher, batch_size: int, worker: str | None = None) -> dict[
+        str, int]:
+    """Claim one batch and run it: the whole engine without Prefect."""
+    worker = worker or new_worker_name()
+    claimed = claim(dispatcher, worker, batch_size)
+    counts = Counter({"claimed": len(claimed)})
+    counts.update(run_effects(dispatcher, worker, [c.id for c in claimed]))
+    return dict(counts)

@@ -1,0 +1,219 @@
+"""What each kind of outbox row means: load what the payload names, decide who receives it,
+and give the template only what those recipients may see.
+
+Payloads hold ids and template names; addresses are looked up at send time, so a changed
+contact address or a deactivated account is honoured. Templates get the case reference,
+the case type and stage names and dates: never a person's name, address or the case's
+free text, which stay behind sign-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casebridge.settings import Settings
+from storage.accounts.models import User, UserRole
+from storage.agencies.models import Agency
+from storage.cases.models import Action, ActionStatus, Case, StageInstance
+from storage.errors import NotFound
+from storage.outbox.models import EffectKind, OutboxMessage
+from storage.workflows.services import definition_of, version_row
+from workflows.model import Definition
+
+
+class Undeliverable(Exception):
+    """The row cannot be carried out as it stands (no such case, no one to tell): a person
+    must look, so it fails at once instead of retrying."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One e-mail to send for a row: template, its context and the envelope recipients."""
+
+    template: str
+    context: dict[str, Any]
+    recipients: list[str]
+
+
+# None: nothing to send any more (e.g. the action was settled first); the row is done.
+Composer = Callable[[Session, OutboxMessage, Settings], Outgoing | None]
+
+
+def compose_agency_notice(
+    session: Session, message: OutboxMessage, settings: Settings
+) -> Outgoing | None:
+    """NOTIFY_AGENCY, queued by assign_action: tell the agency that owes an action."""
+    action = session.get(Action, _id(message.payload, "action_id"))
+    if action is None:
+        raise Undeliverable(f"action {message.payload.get('action_id')} does not exist")
+    if action.status in (ActionStatus.DONE, ActionStatus.DECLINED):
+        return None
+    agency = session.get(Agency, action.assigned_agency_id)
+    assert agency is not None  # a foreign key
+    recipients = []
+    if action.assigned_user_id is not None:
+        recipients += _user_address(session, action.assigned_user_id)
+    recipients += agency_addresses(session, agency)
+    if not recipients:
+        raise Undeliverable(f"agency {agency.id} has no contact address and no active users")
+    case = session.get(Case, action.case_id)
+    assert case is not None
+    context = {
+        **_case_context(session, case, settings),
+        "agency_name": agency.name,
+        "due": _when(action.due_at, settings),
+        "link": _link(settings, f"/actions/{action.id}"),
+        "link_text": "See the action",
+    }
+    return Outgoing(str(message.payload.get("template") or "action_assigned"), context,
+                    _unique(recipients))
+
+
+def compose_email(
+    session: Session, message: OutboxMessage, settings: Settings
+) -> Outgoing | None:
+    """EMAIL: a template to a recipient given as a user id, an address, or a worker of the
+    case (lead, owner, role, agency type) as the workflow interpreter writes it."""
+    payload = message.payload
+    template = payload.get("template")
+    if not template:
+        raise Undeliverable("the payload names no template")
+    case_id = payload.get("case_id", message.case_id)
+    case = session.get(Case, case_id) if case_id is not None else None
+    if case_id is not None and case is None:
+        raise Undeliverable(f"case {case_id} does not exist")
+    recipients = _recipients(session, case, payload.get("recipient") or {})
+    if not recipients:
+        raise Undeliverable("no active recipient with an address")
+    context: dict[str, Any] = {"link": _link(settings, "/"), "link_text": "Open Casebridge"}
+    if case is not None:
+        context |= _case_context(session, case, settings)
+        context |= _stage_context(session, case, payload, settings)
+        context |= {"link": _link(settings, f"/cases/{case.reference}"),
+                    "link_text": f"Open case {case.reference}"}
+    return Outgoing(str(template), context, _unique(recipients))
+
+
+COMPOSERS: dict[EffectKind, Composer] = {
+    EffectKind.EMAIL: compose_email,
+    EffectKind.NOTIFY_AGENCY: compose_agency_notice,
+}
+SUPPORTED_KINDS = frozenset(COMPOSERS)
+
+
+# --- recipients ---------------------------------------------------------------------------
+
+
+def agency_addresses(session: Session, agency: Agency, role: str | None = None) -> list[str]:
+    """An agency's shared contact address if it has one (its own triage decides who acts),
+    else its active users; with a role, the active users holding it (contact as fallback)."""
+    if not agency.active:
+        return []
+    if role is None and agency.contact_email:
+        return [agency.contact_email]
+    users = select(User.email).where(User.agency_id == agency.id, User.active.is_(True))
+    if role is not None:
+        users = users.join(UserRole, UserRole.user_id == User.id).where(UserRole.role == role)
+    addresses = list(session.scalars(users.order_by(User.id)))
+    if not addresses and agency.contact_email:
+        return [agency.contact_email]
+    return addresses
+
+
+def _user_address(session: Session, user_id: int) -> list[str]:
+    user = session.get(User, user_id)
+    return [user.email] if user is not None and user.active else []
+
+
+def _recipients(session: Session, case: Case | None, recipient: dict[str, Any]) -> list[str]:
+    if recipient.get("user_id") is not None:
+        return _user_address(session, int(recipient["user_id"]))
+    if recipient.get("address"):
+        return [str(recipient["address"])]
+    kind = recipient.get("kind")
+    if kind is None:
+        raise Undeliverable("the payload names no recipient")
+    if case is None:
+        raise Undeliverable(f"recipient {kind!r} needs a case")
+    owner = session.get(Agency, case.owning_agency_id)
+    assert owner is not None
+    role = recipient.get("role")
+    if kind == "lead":
+        if case.lead_officer_id is not None and (found := _user_address(session,
+                                                                         case.lead_officer_id)):
+            return found
+        return agency_addresses(session, owner)  # no lead yet: the owning agency's queue
+    if kind == "owner":
+        return agency_addresses(session, owner)
+    if kind == "role":
+        return agency_addresses(session, owner, role)
+    if kind == "agency_type":
+        ids = [case.owning_agency_id, *(share.agency_id for share in case.shares)]
+        agencies = session.scalars(select(Agency).where(
+            Agency.id.in_(ids), Agency.agency_type == recipient.get("agency_type"))
+            .order_by(Agency.id))
+        return [a for agency in agencies for a in agency_addresses(session, agency, role)]
+    raise Undeliverable(f"unknown recipient kind {kind!r}")
+
+
+# --- what the templates may show ----------------------------------------------------------
+
+
+def _case_context(session: Session, case: Case, settings: Settings) -> dict[str, Any]:
+    definition = _definition(session, case)
+    return {"case_reference": case.reference,
+            "case_type_name": definition.name if definition else case.case_type}
+
+
+def _stage_context(
+    session: Session, case: Case, payload: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    key = payload.get("stage")
+    if not key:
+        return {"stage_name": "", "due": None}
+    stage = session.scalar(select(StageInstance).where(
+        StageInstance.case_id == case.id, StageInstance.stage_key == key,
+        StageInstance.sequence == int(payload.get("sequence") or 1)))
+    name = str(key).replace("_", " ")
+    definition = _definition(session, case)
+    if definition is not None and key in definition.stages:
+        name = definition.stage(key).name
+    due = stage.due_at if stage is not None else None
+    return {"stage_name": name, "due": _when(due, settings) if due else None}
+
+
+def _definition(session: Session, case: Case) -> Definition | None:
+    try:
+        return definition_of(version_row(session, case.case_type, case.definition_version))
+    except NotFound:
+        return None
+
+
+def _when(at: datetime, settings: Settings) -> str:
+    local = at.astimezone(ZoneInfo(settings.timezone))
+    return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M}"
+
+
+def _link(settings: Settings, path: str) -> str | None:
+    return f"{settings.public_url}{path}" if settings.public_url else None
+
+
+def _id(payload: dict[str, Any], name: str) -> int:
+    try:
+        return int(payload[name])
+    except (KeyError, TypeError, ValueError):
+        raise Undeliverable(f"the payload has no valid {name}") from None
+
+
+def _unique(addresses: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for address in addresses:
+        seen.setdefault(address.strip().lower(), None)
+    return list(seen)
