@@ -24,6 +24,10 @@ class InvalidRequest(ServiceError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in field_errors.items()))
 
 
+class AccessDenied(ServiceError):
+    """The actor may not do this to this record (storage.access says who may)."""
+
+
 class InvalidState(ServiceError):
     """The request is well formed but the record is not in a state that allows it."""
 
