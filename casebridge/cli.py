@@ -1,4 +1,4 @@
-"""The `casebridge` command: database, accounts, audit and the web server."""
+"""The `casebridge` command: database, accounts, audit, the engine and the web server."""
 
 from __future__ import annotations
 
@@ -522,6 +522,104 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
         for email, agency, roles in accounts:
             click.echo(f"  {email:<36} {agency:<5} {roles}")
     waitress.serve(app, host=host, port=port, threads=threads, ident="casebridge")
+
+
+# --- the engine (automated work) ----------------------------------------------------------
+
+
+@main.group()
+def engine() -> None:
+    """Automated work: send the queued e-mails and notices, see and retry what failed."""
+
+
+@engine.command("dispatch")
+@click.option("--batch", "batch_size", default=100, show_default=True,
+              type=click.IntRange(1, 10_000), help="Outbox rows claimed at a time.")
+@click.option("--once", is_flag=True, help="Run what is due now, then stop.")
+@click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between runs when not --once.")
+@click.option("--max-batches", default=50, show_default=True, type=click.IntRange(1),
+              help="Batches per flow run at most.")
+@pass_context
+def engine_dispatch(
+    ctx: Context, batch_size: int, once: bool, interval: float, max_batches: int
+) -> None:
+    """Run the dispatch_outbox flow (Prefect, local mode) until stopped, or --once."""
+    import time
+
+    runtime = ctx.require_schema()
+    _local_prefect_home(runtime)
+    from workflows.engine.dispatch import Dispatcher
+    from workflows.engine.flows import dispatch_outbox, use_dispatcher
+
+    with use_dispatcher(Dispatcher(runtime.sessions, runtime.settings)):
+        try:
+            while True:
+                counts = dispatch_outbox(batch_size=batch_size, max_batches=max_batches)
+                summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+                click.echo(f"Outbox: {summary or 'nothing due'}.")
+                if once:
+                    return
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            click.echo("Stopped.")
+
+
+@engine.command("status")
+@pass_context
+def engine_status(ctx: Context) -> None:
+    """The outbox backlog by status and kind, and failed effects with their errors."""
+    from storage.outbox.dispatch import backlog
+    from workflows.engine.effects import SUPPORTED_KINDS
+
+    with unit_of_work(ctx.require_schema().sessions) as session:
+        report = backlog(session)
+    if not report.counts:
+        click.echo("The outbox is empty.")
+        return
+    click.echo(f"{'status':<10} {'kind':<16} {'rows':>8}")
+    for (status, kind), n in sorted(report.counts.items()):
+        note = "" if kind in SUPPORTED_KINDS or status != "pending" else "  (not supported yet)"
+        click.echo(f"{status:<10} {kind:<16} {n:>8,}{note}")
+    oldest = f", waiting since {report.oldest_due:%Y-%m-%d %H:%M} UTC" if report.oldest_due else ""
+    click.echo(f"Due now: {report.due_now:,}{oldest}. "
+               f"Claimed with an expired lease (a worker stopped): {report.expired_leases:,}.")
+    if report.failed:
+        click.echo("\nFailed (`casebridge engine retry ID` or `--all-failed` to try again):")
+        click.echo(f"{'id':>8} {'kind':<16} {'attempts':>8}  error")
+        for message_id, kind, attempts, error in report.failed:
+            click.echo(f"{message_id:>8} {kind:<16} {attempts:>8}  {error}")
+
+
+@engine.command("retry")
+@click.argument("message_id", required=False, type=int, metavar="ID")
+@click.option("--all-failed", is_flag=True, help="Every failed effect.")
+@pass_context
+def engine_retry(ctx: Context, message_id: int | None, all_failed: bool) -> None:
+    """Queue a failed effect again, due now with a fresh set of attempts."""
+    from storage.outbox.dispatch import retry
+    from storage.outbox.models import OutboxMessage
+
+    if (message_id is None) == (not all_failed):
+        raise click.UsageError("Give one outbox row ID or --all-failed.")
+    with unit_of_work(ctx.require_schema().sessions) as session:
+        changed = retry(session, message_id=message_id, all_failed=all_failed)
+        if message_id is not None and not changed:
+            row = session.get(OutboxMessage, message_id)
+            state = f"it is {row.status.value}" if row else "there is no such row"
+            raise click.ClickException(f"Outbox row {message_id} cannot be retried: {state}.")
+    click.echo(f"Queued {changed} effect(s) again; `casebridge engine dispatch` sends them.")
+
+
+def _local_prefect_home(runtime: Runtime) -> None:
+    """In local mode Prefect keeps its own small database: beside ours in data_dir, not in
+    the user's home, unless PREFECT_HOME or a Prefect server (PREFECT_API_URL) is set.
+    Its usage reports stay off unless asked for: a partnership's server calls no one."""
+    import os
+
+    if "PREFECT_HOME" not in os.environ and "PREFECT_API_URL" not in os.environ:
+        os.environ["PREFECT_HOME"] = str(runtime.settings.data_dir / "prefect")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 # --- helpers -------------------------------------------------------------------------------

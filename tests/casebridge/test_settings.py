@@ -67,3 +67,41 @@ def test_generated_secret_key_is_kept_private_and_stable(monkeypatch, tmp_path):
 def test_describe_hides_the_database_password(monkeypatch):
     monkeypatch.setenv("CASEBRIDGE_DATABASE_URL", "postgresql://cb:hunter2@db/cb")
     assert "hunter2" not in str(load_settings().describe())
+
+
+def test_smtp_port_follows_the_tls_mode_unless_given(monkeypatch):
+    assert load_settings().effective_smtp_port == 25
+    monkeypatch.setenv("CASEBRIDGE_SMTP_TLS", "starttls")
+    assert load_settings().effective_smtp_port == 587
+    monkeypatch.setenv("CASEBRIDGE_SMTP_TLS", "ssl")
+    assert load_settings().effective_smtp_port == 465
+    monkeypatch.setenv("CASEBRIDGE_SMTP_PORT", "2525")
+    assert load_settings().effective_smtp_port == 2525
+
+
+def test_a_login_to_a_remote_relay_needs_tls(monkeypatch):
+    monkeypatch.setenv("CASEBRIDGE_SMTP_HOST", "relay.example.org")
+    monkeypatch.setenv("CASEBRIDGE_SMTP_USERNAME", "casebridge")
+    with pytest.raises(SettingsError, match=r"CASEBRIDGE_SMTP_USERNAME.*starttls or ssl"):
+        load_settings()
+    monkeypatch.setenv("CASEBRIDGE_SMTP_TLS", "starttls")
+    assert load_settings().smtp_username == "casebridge"
+
+
+def test_mail_settings_are_checked_and_the_password_hidden(monkeypatch):
+    monkeypatch.setenv("CASEBRIDGE_MAIL_FROM", "not an address")
+    monkeypatch.setenv("CASEBRIDGE_PUBLIC_URL", "casebridge.example.org")
+    monkeypatch.setenv("CASEBRIDGE_SMTP_TLS", "maybe")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    text = str(caught.value)
+    for name in ("CASEBRIDGE_MAIL_FROM", "CASEBRIDGE_PUBLIC_URL", "CASEBRIDGE_SMTP_TLS"):
+        assert name in text
+    monkeypatch.delenv("CASEBRIDGE_MAIL_FROM")
+    monkeypatch.delenv("CASEBRIDGE_SMTP_TLS")
+    monkeypatch.setenv("CASEBRIDGE_PUBLIC_URL", "https://casebridge.example.org/")
+    monkeypatch.setenv("CASEBRIDGE_SMTP_PASSWORD", "hunter2")
+    settings = load_settings()
+    assert settings.public_url == "https://casebridge.example.org"
+    assert "hunter2" not in str(settings.describe())
+    assert "hunter2" not in repr(settings)

@@ -1,0 +1,90 @@
+"""The Prefect flow `dispatch_outbox`: a thin wrapper over `workflows.engine.dispatch`.
+
+Only ids, kinds, a worker name and counts cross Prefect's boundary (parameters, task inputs,
+results), and results are not persisted: Prefect's database never holds personal data.
+One flow run drains many batches, because a flow run costs about a second of overhead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from storage.outbox.models import EffectKind
+from workflows.engine import dispatch
+
+_current: dispatch.Dispatcher | None = None
+
+
+@contextmanager
+def use_dispatcher(dispatcher: dispatch.Dispatcher) -> Iterator[dispatch.Dispatcher]:
+    """Run the flows against this database and mail relay (the CLI and tests set it)."""
+    global _current
+    previous, _current = _current, dispatcher
+    try:
+        yield dispatcher
+    finally:
+        _current = previous
+
+
+def current_dispatcher() -> dispatch.Dispatcher:
+    """The one set by use_dispatcher, else one built from the settings (a Prefect worker)."""
+    global _current
+    if _current is None:
+        from casebridge.runtime import build_runtime
+        from casebridge.settings import get_settings
+
+        runtime = build_runtime(get_settings())
+        _current = dispatch.Dispatcher(runtime.sessions, runtime.settings)
+    return _current
+
+
+# Task retries cover the database or the process stumbling mid-batch; each row's own
+# failures (relay down, refused) are retried by the outbox with back-off, not here.
+TASK_OPTIONS = {"retries": 2, "retry_delay_seconds": [2, 10], "persist_result": False,
+                "cache_policy": NO_CACHE}
+
+
+@task(name="claim-outbox", **TASK_OPTIONS)
+def claim_outbox(worker: str, batch_size: int) -> list[tuple[int, str]]:
+    return [(c.id, c.kind.value) for c in
+            dispatch.claim(current_dispatcher(), worker, batch_size)]
+
+
+@task(name="send-emails", **TASK_OPTIONS)
+def send_emails(worker: str, ids: list[int]) -> dict[str, int]:
+    return dispatch.run_effects(current_dispatcher(), worker, ids)
+
+
+@task(name="notify-agencies", **TASK_OPTIONS)
+def notify_agencies(worker: str, ids: list[int]) -> dict[str, int]:
+    return dispatch.run_effects(current_dispatcher(), worker, ids)
+
+
+EFFECT_TASKS = {EffectKind.EMAIL: send_emails, EffectKind.NOTIFY_AGENCY: notify_agencies}
+
+
+@flow(name="dispatch_outbox", persist_result=False, validate_parameters=True)
+def dispatch_outbox(batch_size: int = 100, max_batches: int = 50) -> dict[str, int]:
+    """Claim due outbox rows in batches and run each kind as a task, until none are due
+    (or max_batches, so one run cannot hog a worker for ever)."""
+    logger = get_run_logger()
+    worker = dispatch.new_worker_name()
+    totals: Counter[str] = Counter()
+    for _ in range(max_batches):
+        claimed = claim_outbox(worker, batch_size)
+        if not claimed:
+            break
+        totals["claimed"] += len(claimed)
+        by_kind: dict[EffectKind, list[int]] = defaultdict(list)
+        for message_id, kind in claimed:
+            by_kind[EffectKind(kind)].append(message_id)
+        futures = [EFFECT_TASKS[kind].submit(worker, ids) for kind, ids in by_kind.items()]
+        for future in futures:
+            totals.update(future.result())
+    logger.info("outbox dispatch: %s", dict(sorted(totals.items())) or "nothing due")
+    return dict(totals)
