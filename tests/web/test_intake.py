@@ -178,7 +178,7 @@ def test_sign_in_is_needed(client):
     ({"date_of_birth-year": "2031"}, "date_of_birth", "Date of birth must be in the past"),
     ({"date_of_birth-day": "2", "date_of_birth-month": "3", "date_of_birth-year": "2026"},
      "date_of_birth", "Date of birth must be in the past"),  # today
-    ({"date_of_birth-year": "80"}, "date_of_birth", "Date of birth must be a real date"),
+    ({"date_of_birth-year": "80"}, "date_of_birth", "Year must include 4 numbers"),
     ({"postcode": "NOT A CODE"}, "postcode", "Enter a real postcode"),
     ({"location_postcode": "12345"}, "location_postcode", "Enter a real postcode"),
     ({"title": ""}, "title", "Enter a short title"),

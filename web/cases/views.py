@@ -40,9 +40,9 @@ from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, No
 from web import navigation
 from web.auth import current_actor, current_user
 from web.database import session
+from web.dates import parse_date_input
 
 from . import listing
-from .dates import parse_date_input
 from .page import case_page, file_size, may_manage, may_work
 
 blueprint = Blueprint("cases", __name__)

@@ -17,6 +17,7 @@ from storage.cases.models import ParticipantRole, RiskLevel
 from storage.people.models import ContactMethod, VulnerabilityKind
 from storage.people.names import name_key
 from storage.people.services import POSTCODE_SHAPE, normalise_postcode
+from web.dates import parse_date_input
 
 # Every single-value field on the page, by its form name (also the id of its input, so the
 # error summary can link to it; the date of birth's first input is "date_of_birth-day").
@@ -206,18 +207,11 @@ class IntakeForm:
 def parse_date_of_birth(day: str, month: str, year: str,
                         today: date) -> tuple[date | None, str | None]:
     """A GOV.UK date input: nothing at all is fine (not known); otherwise a real, past date."""
-    parts = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
-    if not any(parts.values()):
+    if not (day.strip() or month.strip() or year.strip()):
         return None, None
-    missing = [name for name, value in parts.items() if not value]
-    if missing:
-        return None, "Date of birth must include a " + " and ".join(missing)
-    if not all(value.isdigit() for value in parts.values()) or len(parts["year"]) != 4:
-        return None, "Date of birth must be a real date"
-    try:
-        born = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
-    except ValueError:
-        return None, "Date of birth must be a real date"
+    born, problem = parse_date_input(day, month, year, what="date of birth")
+    if born is None:
+        return None, problem
     if born >= today:
         return None, "Date of birth must be in the past"
     if born.year < 1900:

@@ -6,28 +6,15 @@ import re
 from collections.abc import Mapping
 from datetime import date, time
 
+from web.dates import parse_date_boxes
+
 _TIME = re.compile(r"^(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2}))?\s*(?P<half>am|pm)?$")
 
 
 def parse_date(form: Mapping[str, str], prefix: str, *, what: str) -> tuple[date | None, str]:
     """(the date, "") or (None, the message) from the boxes `<prefix>-day/-month/-year`.
     `what` names the date in words: "the date of the meeting"."""
-    parts = {name: (form.get(f"{prefix}-{name}") or "").strip()
-             for name in ("day", "month", "year")}
-    missing = [name for name, value in parts.items() if not value]
-    subject = what[0].upper() + what[1:]
-    if len(missing) == 3:
-        return None, f"Enter {what}"
-    if missing:
-        return None, f"{subject} must include a {' and '.join(missing)}"
-    if not all(value.isdigit() for value in parts.values()):
-        return None, f"{subject} must be a real date"
-    if len(parts["year"]) != 4:
-        return None, "Year must include 4 numbers"
-    try:
-        return date(int(parts["year"]), int(parts["month"]), int(parts["day"])), ""
-    except ValueError:
-        return None, f"{subject} must be a real date"
+    return parse_date_boxes(form, prefix, what=what)
 
 
 def parse_time(text: str, *, what: str) -> tuple[time | None, str]:

@@ -1,7 +1,13 @@
-"""Reading a GOV.UK date input (day, month, year boxes) with the design system's messages."""
+"""Reading a GOV.UK date input (day, month, year boxes) with the design system's messages.
+
+One reader for every page with a date on it, so a date is refused the same way, in the same
+words, wherever it is typed (stage forms have their own in forms/schema.py, which also
+accepts month names).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 
@@ -23,3 +29,10 @@ def parse_date_input(day: str, month: str, year: str, *, what: str) -> tuple[dat
         return date(int(parts["year"]), int(parts["month"]), int(parts["day"])), ""
     except ValueError:
         return None, f"{subject} must be a real date"
+
+
+def parse_date_boxes(form: Mapping[str, str], prefix: str, *, what: str
+                     ) -> tuple[date | None, str]:
+    """The same, from a posted form's `<prefix>-day`, `<prefix>-month` and `<prefix>-year`."""
+    day, month, year = (form.get(f"{prefix}-{name}") or "" for name in ("day", "month", "year"))
+    return parse_date_input(day, month, year, what=what)
