@@ -22,6 +22,7 @@ from storage.cases.models import (
     StageStatus,
 )
 from storage.documents.models import Document
+from storage.engine.models import EngineRun
 from storage.flags.models import Flag, FlagKind
 from storage.meetings.models import (
     AgendaItem,
@@ -67,6 +68,7 @@ __all__ = [
     "DefinitionStatus",
     "Document",
     "EffectKind",
+    "EngineRun",
     "Flag",
     "FlagKind",
     "Group",
