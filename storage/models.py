@@ -23,6 +23,7 @@ from storage.cases.models import (
 )
 from storage.documents.models import Document
 from storage.engine.models import EngineRun
+from storage.escalations.models import Escalation
 from storage.flags.models import Flag, FlagKind
 from storage.meetings.models import (
     AgendaItem,
@@ -69,6 +70,7 @@ __all__ = [
     "Document",
     "EffectKind",
     "EngineRun",
+    "Escalation",
     "Flag",
     "FlagKind",
     "Group",

@@ -223,8 +223,11 @@ class StageInstance(Base):
         CheckConstraint(
             "status <> 'completed' OR form_data IS NOT NULL", name="completed_has_submission"
         ),
-        # The deadline sweep reads only active stages by due date.
+        # The deadline sweep reads only active stages by due date, or by warning point.
         Index("ix_stage_instances_active_due", "status", "due_at"),
+        Index("ix_stage_instances_active_warn", "warn_at",
+              postgresql_where=text("status = 'active'"),
+              sqlite_where=text("status = 'active'")),
         # Task inboxes: my active stages, and my agency's unclaimed queue, by due date.
         Index("ix_stage_instances_user_queue", "assignee_user_id", "due_at",
               postgresql_where=text("status = 'active'"),
