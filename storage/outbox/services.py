@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebridge import clock
-from storage.outbox.models import EffectKind, OutboxMessage
+from storage.outbox.models import EffectKind, OutboxMessage, OutboxStatus
 
 
 def enqueue(
@@ -48,3 +49,25 @@ def enqueue(
 
 def _by_key(session: Session, key: str) -> OutboxMessage | None:
     return session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+
+
+def enqueue_many(session: Session, kind: EffectKind, rows: list[dict[str, Any]]) -> int:
+    """Queue many effects of one kind in one statement, each once: `enqueue` for a sweep
+    that queues thousands (INSERT ... ON CONFLICT DO NOTHING on the idempotency key, so a
+    row queued before, by us or a concurrent sweep, is left as it is). Each row gives
+    idempotency_key, payload and optionally case_id and available_at. Returns rows added."""
+    if not rows:
+        return 0
+    now = clock.now()
+    values = [
+        {"idempotency_key": row["idempotency_key"], "kind": kind, "payload": row["payload"],
+         "case_id": row.get("case_id"), "available_at": row.get("available_at") or now,
+         "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now}
+        for row in rows
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (insert(OutboxMessage).values(values)
+                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .returning(OutboxMessage.id))
+    return len(session.execute(statement).all())
