@@ -17,6 +17,7 @@ from storage.actors import Actor
 from storage.agencies.models import Agency, AgencyType
 from storage.db import unit_of_work
 from storage.errors import ServiceError
+from workflows.engine.embedded import prepare_local_prefect
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -505,7 +506,8 @@ def demo_generate(
 @click.option("--threads", default=8, show_default=True, type=int)
 @pass_context
 def serve(ctx: Context, host: str, port: int, threads: int) -> None:
-    """Run Casebridge on this machine (the embedded default)."""
+    """Run Casebridge on this machine (the embedded default): the web app and, unless
+    engine_mode says otherwise, the engine's schedule in this process."""
     import waitress
 
     from casebridge import demo as demo_data
@@ -521,7 +523,121 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
         click.echo(f"Demo accounts (password: {demo_data.DEMO_PASSWORD}):")
         for email, agency, roles in accounts:
             click.echo(f"  {email:<36} {agency:<5} {roles}")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="casebridge")
+    embedded = start_embedded_engine(runtime)
+    _stop_on_sigterm()
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="casebridge")
+    finally:
+        if embedded is not None:
+            click.echo("Stopping the engine (waits for a run in progress) ...")
+            embedded.stop()
+
+
+def start_embedded_engine(runtime: Runtime) -> Any:
+    """The engine's schedule in the background when engine_mode is embedded (the default);
+    also what deploy/gunicorn.conf.py calls in each gunicorn worker (one of them wins)."""
+    import logging
+
+    mode = runtime.settings.engine_mode
+    if mode != "embedded":
+        click.echo(f"Engine: {mode} (engine_mode); this process runs no flows.")
+        return None
+    from workflows.engine.embedded import EmbeddedEngine
+
+    _engine_logging(runtime)
+    engine = EmbeddedEngine(runtime)
+    engine.start()
+    logging.getLogger("casebridge.engine").info(
+        "engine: embedded; starting in the background (the first start takes a while)")
+    return engine
+
+
+def _engine_logging(runtime: Runtime) -> None:
+    """The engine's own lines (ids and counts, never payloads) on standard error."""
+    import logging
+
+    logger = logging.getLogger("casebridge.engine")
+    logger.setLevel(runtime.settings.log_level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker, a supervisor) stops as Ctrl+C does: the web server returns,
+    the engine finishes its run, and Prefect's temporary server is stopped at exit instead
+    of being left behind."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+@main.command()
+@click.option("--name", help="This worker's name in Prefect (default: host and process id).")
+@click.option("--limit", default=4, show_default=True, type=click.IntRange(1),
+              help="Flow runs at once in this worker at most.")
+@pass_context
+def worker(ctx: Context, name: str | None, limit: int) -> None:
+    """Serve the scheduled flows as Prefect deployments (the scaled-out engine).
+
+    Needs a Prefect server (PREFECT_API_URL); run as many as you like, on any machines that
+    reach the database: the outbox hands each effect to one of them. Set engine_mode to
+    external so `casebridge serve` runs no schedule of its own.
+    """
+    import os
+
+    # Never a private temporary server: a worker without PREFECT_API_URL must fail loudly.
+    os.environ["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "false"
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    runtime = ctx.require_schema()
+    _engine_logging(runtime)
+    api_url = _prefect_api_url()
+    if runtime.settings.engine_mode == "embedded":
+        click.echo("Warning: engine_mode is embedded, so `casebridge serve` also runs the "
+                   "schedule; set CASEBRIDGE_ENGINE_MODE=external for the web.", err=True)
+    from prefect import serve as prefect_serve
+
+    from workflows.engine.schedule import runnable_flows, runner_name
+
+    deployments = []
+    for runnable in runnable_flows(runtime.settings, "external"):
+        deployment = runnable.flow.to_deployment(
+            name="casebridge", interval=runnable.interval, parameters=runnable.parameters,
+            tags=["casebridge"], description=f"Casebridge: {runnable.entry.name} on a schedule.")
+        deployments.append(deployment)
+        click.echo(f"Serving {runnable.entry.name}/casebridge every "
+                   f"{runnable.interval.total_seconds():g} s")
+    click.echo(f"Prefect server: {api_url}")
+    # Several workers serve the same deployments: one stopping must not pause the schedule
+    # for the others (Prefect's default on shutdown).
+    prefect_serve(*deployments, limit=limit, pause_on_shutdown=False,
+                  print_starting_message=False, name=name or f"casebridge-{runner_name()}")
+
+
+def _prefect_api_url() -> str:
+    """PREFECT_API_URL (or a Prefect profile's), answering: else a clear message now, not a
+    stack trace from the first poll."""
+    import httpx
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    if not url:
+        raise click.ClickException(
+            "PREFECT_API_URL is not set: `casebridge worker` needs a Prefect server, e.g. "
+            "PREFECT_API_URL=http://prefect.internal:4200/api (see deploy/README.md). For one "
+            "machine without one, use `casebridge serve` (engine_mode embedded).")
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise click.ClickException(
+            f"The Prefect server at {url} does not answer ({type(exc).__name__}): "
+            "is `prefect server start` running and PREFECT_API_URL right?") from None
+    return url
 
 
 # --- the engine (automated work) ----------------------------------------------------------
@@ -548,7 +664,7 @@ def engine_dispatch(
     import time
 
     runtime = ctx.require_schema()
-    _local_prefect_home(runtime)
+    prepare_local_prefect(runtime.settings)
     from workflows.engine.dispatch import Dispatcher
     from workflows.engine.flows import dispatch_outbox, use_dispatcher
 
@@ -572,8 +688,10 @@ def engine_status(ctx: Context) -> None:
     from storage.outbox.dispatch import backlog
     from workflows.engine.effects import SUPPORTED_KINDS
 
-    with unit_of_work(ctx.require_schema().sessions) as session:
+    runtime = ctx.require_schema()
+    with unit_of_work(runtime.sessions) as session:
         report = backlog(session)
+        _schedule_status(session, runtime)
     if not report.counts:
         click.echo("The outbox is empty.")
         return
@@ -589,6 +707,54 @@ def engine_status(ctx: Context) -> None:
         click.echo(f"{'id':>8} {'kind':<16} {'attempts':>8}  error")
         for message_id, kind, attempts, error in report.failed:
             click.echo(f"{message_id:>8} {kind:<16} {attempts:>8}  {error}")
+
+
+def _schedule_status(session: Any, runtime: Runtime) -> None:
+    """Each scheduled flow's last run (from engine_runs, whichever process ran it) and when
+    the next is due; a next run long in the past means nothing is running the schedule."""
+    from casebridge import clock
+    from storage.engine.services import last_finished, latest_runs
+    from workflows.engine.schedule import SCHEDULE
+
+    settings = runtime.settings
+    now = clock.now()
+    latest = latest_runs(session)
+    click.echo(f"Scheduled flows (engine_mode {settings.engine_mode}):")
+    click.echo(f"{'flow':<18} {'every':>7}  {'last run':<28} {'state':<10} next run")
+    for entry in SCHEDULE:
+        every = entry.interval(settings)
+        run = latest.get(entry.name)
+        if run is None:
+            last, state, due = "never", "-", None
+        else:
+            last = f"{run.started_at:%Y-%m-%d %H:%M:%S} ({_ago(now - run.started_at)} ago)"
+            state = run.state
+            if run.finished_at is None:
+                ended = last_finished(session, entry.name)
+                state = "running" + (f" (last {ended.state})" if ended else "")
+            due = run.started_at + every
+        if settings.engine_mode == "off":
+            upcoming = "not scheduled (engine_mode off)"
+        elif due is None:
+            upcoming = "at the engine's next start"
+        elif due >= now:
+            upcoming = f"{due:%H:%M:%S} (in {_ago(due - now)})"
+        else:
+            upcoming = f"OVERDUE by {_ago(now - due)}: is the engine running?"
+        if run is not None and run.summary:
+            state += " " + ", ".join(f"{n} {k}" for k, n in sorted(run.summary.items()))
+        click.echo(f"{entry.name:<18} {every.total_seconds():>6g}s  {last:<28} {state:<10} "
+                   f"{upcoming}")
+    click.echo("")
+
+
+def _ago(delta: Any) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
 
 
 @engine.command("retry")
@@ -609,17 +775,6 @@ def engine_retry(ctx: Context, message_id: int | None, all_failed: bool) -> None
             state = f"it is {row.status.value}" if row else "there is no such row"
             raise click.ClickException(f"Outbox row {message_id} cannot be retried: {state}.")
     click.echo(f"Queued {changed} effect(s) again; `casebridge engine dispatch` sends them.")
-
-
-def _local_prefect_home(runtime: Runtime) -> None:
-    """In local mode Prefect keeps its own small database: beside ours in data_dir, not in
-    the user's home, unless PREFECT_HOME or a Prefect server (PREFECT_API_URL) is set.
-    Its usage reports stay off unless asked for: a partnership's server calls no one."""
-    import os
-
-    if "PREFECT_HOME" not in os.environ and "PREFECT_API_URL" not in os.environ:
-        os.environ["PREFECT_HOME"] = str(runtime.settings.data_dir / "prefect")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 # --- helpers -------------------------------------------------------------------------------

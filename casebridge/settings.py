@@ -97,6 +97,26 @@ class Settings(BaseSettings):
                                         description="Give up on a silent relay after this long.")
     mail_from: str = Field(default="Casebridge <casebridge@localhost>",
                            description="The From address of every e-mail.")
+    # The engine (automated work): where it runs, how often, how long a claim holds.
+    engine_mode: Literal["embedded", "external", "off"] = Field(
+        default="embedded",
+        description="embedded: `casebridge serve` runs the flows on a schedule (one process "
+                    "per database); external: `casebridge worker` processes and a Prefect "
+                    "server do; off: nothing runs them (`casebridge engine dispatch` by hand).")
+    engine_dispatch_interval_seconds: float = Field(
+        default=30, ge=1, le=24 * 3600, description="How often queued e-mails are sent.")
+    engine_sweep_interval_seconds: float = Field(
+        default=300, ge=1, le=24 * 3600, description="How often deadlines are swept.")
+    engine_review_interval_seconds: float = Field(
+        default=3600, ge=1, le=7 * 24 * 3600, description="How often due reviews are opened.")
+    engine_batch_size: int = Field(default=100, ge=1, le=10_000,
+                                   description="Outbox rows claimed at a time.")
+    engine_lease_seconds: int = Field(
+        default=300, ge=10, le=24 * 3600,
+        description="A claimed effect whose worker died is taken again after this long.")
+    engine_retry_base_seconds: float = Field(
+        default=30, ge=0.1, le=24 * 3600,
+        description="First back-off after a failed attempt; it doubles each attempt.")
 
     @classmethod
     def settings_customise_sources(
@@ -223,6 +243,8 @@ class Settings(BaseSettings):
             "smtp_password": "(set)" if self.smtp_password else "",
             "smtp_timeout_seconds": self.smtp_timeout_seconds,
             "mail_from": self.mail_from,
+            **{name: getattr(self, name) for name in type(self).model_fields
+               if name.startswith("engine_")},
         }
 
 

@@ -16,7 +16,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -42,10 +42,12 @@ class Dispatcher:
 
     sessions: sessionmaker[Session]
     settings: Settings
-    policy: outbox.RetryPolicy = field(default_factory=outbox.RetryPolicy)
+    policy: outbox.RetryPolicy = None  # type: ignore[assignment]  # None: from settings
     mail: MailConfig | None = None
 
     def __post_init__(self) -> None:
+        if self.policy is None:
+            self.policy = retry_policy(self.settings)
         if self.mail is None:
             self.mail = MailConfig.from_settings(self.settings)
 
@@ -54,6 +56,13 @@ class Dispatcher:
         """Do not start a send that could outlast our lease (another worker would take it)."""
         assert self.mail is not None
         return min(timedelta(seconds=self.mail.timeout + 5), self.policy.lease / 2)
+
+
+def retry_policy(settings: Settings) -> outbox.RetryPolicy:
+    """The lease and back-off in the settings: a deployment (or an end-to-end test) can make
+    a dead worker's rows come back sooner than the five-minute default."""
+    return outbox.RetryPolicy(lease=timedelta(seconds=settings.engine_lease_seconds),
+                              base_delay=timedelta(seconds=settings.engine_retry_base_seconds))
 
 
 def new_worker_name() -> str:
