@@ -21,8 +21,16 @@ from sqlalchemy.orm import Session
 from casebridge.settings import Settings
 from storage.accounts.models import User, UserRole
 from storage.agencies.models import Agency
-from storage.cases.models import Action, ActionStatus, Case, StageInstance
+from storage.cases.models import (
+    Action,
+    ActionStatus,
+    Case,
+    CaseStatus,
+    StageInstance,
+    StageStatus,
+)
 from storage.errors import NotFound
+from storage.escalations.models import Escalation
 from storage.outbox.models import EffectKind, OutboxMessage
 from storage.workflows.services import definition_of, version_row
 from workflows.model import Definition
@@ -85,6 +93,8 @@ def compose_email(
     template = payload.get("template")
     if not template:
         raise Undeliverable("the payload names no template")
+    if payload.get("escalation_id") is not None:
+        return compose_escalation(session, message, settings)
     case_id = payload.get("case_id", message.case_id)
     case = session.get(Case, case_id) if case_id is not None else None
     if case_id is not None and case is None:
@@ -99,6 +109,53 @@ def compose_email(
         context |= {"link": _link(settings, f"/cases/{case.reference}"),
                     "link_text": f"Open case {case.reference}"}
     return Outgoing(str(template), context, _unique(recipients))
+
+
+def compose_escalation(
+    session: Session, message: OutboxMessage, settings: Settings
+) -> Outgoing | None:
+    """EMAIL queued by the deadline sweep: a warning, or a breach escalated to a manager.
+    Nothing is sent if the work was done, the case paused or closed, or the deadline moved
+    since (a moved deadline gets an escalation of its own)."""
+    escalation = session.get(Escalation, _id(message.payload, "escalation_id"))
+    if escalation is None:
+        raise Undeliverable(f"escalation {message.payload.get('escalation_id')} does not exist")
+    case = session.get(Case, escalation.case_id)
+    assert case is not None  # a foreign key
+    if case.status is not CaseStatus.OPEN:
+        return None
+    context: dict[str, Any] = {**_case_context(session, case, settings),
+                               "level": escalation.level.value}
+    if escalation.stage_instance_id is not None:
+        stage = session.get(StageInstance, escalation.stage_instance_id)
+        if (stage is None or stage.status is not StageStatus.ACTIVE
+                or stage.due_at != escalation.due_at):
+            return None
+        context |= _stage_context(session, case, {"stage": stage.stage_key,
+                                                  "sequence": stage.sequence}, settings)
+        context |= {"what": "stage", "agency_name": None,
+                    "link": _link(settings, f"/cases/{case.reference}"),
+                    "link_text": f"Open case {case.reference}"}
+    else:
+        action = session.get(Action, escalation.action_id)
+        if (action is None or action.status in (ActionStatus.DONE, ActionStatus.DECLINED)
+                or action.due_at != escalation.due_at):
+            return None
+        agency = session.get(Agency, action.assigned_agency_id)
+        # An action's title is free text (it may name someone): the e-mail names the agency.
+        context |= {"what": "action", "stage_name": None,
+                    "agency_name": agency.name if agency else "an agency",
+                    "link": _link(settings, f"/actions/{action.id}"),
+                    "link_text": "See the action"}
+    context["due"] = _when(escalation.due_at, settings)
+    recipients = [a for user_id in escalation.recipient_user_ids
+                  for a in _user_address(session, user_id)]
+    if escalation.notify_agency_id is not None:
+        agency = session.get(Agency, escalation.notify_agency_id)
+        recipients += agency_addresses(session, agency) if agency is not None else []
+    if not recipients:
+        raise Undeliverable(f"escalation {escalation.id} has no active recipient with an address")
+    return Outgoing(str(message.payload["template"]), context, _unique(recipients))
 
 
 COMPOSERS: dict[EffectKind, Composer] = {
