@@ -82,18 +82,25 @@ class _Words:
         user_ids = {e.actor_user_id for e in entries if e.actor_user_id}
         case_ids: set[int] = set()
         action_ids = ids("actions")
+        stage_ids = ids("stage_instances")
         for entry in entries:
             after = changes[entry.id].get("after") or {}
-            if entry.entity_type == "action_updates" and isinstance(after.get("action_id"), int):
+            if (entry.entity_type in ("action_updates", "escalations")
+                    and isinstance(after.get("action_id"), int)):
                 action_ids.add(after["action_id"])
-            for key in ("agency_id", "assigned_agency_id"):
+            if entry.entity_type == "escalations":
+                if isinstance(after.get("stage_instance_id"), int):
+                    stage_ids.add(after["stage_instance_id"])
+                user_ids.update(u for u in after.get("recipient_user_ids") or ()
+                                if isinstance(u, int))
+            for key in ("agency_id", "assigned_agency_id", "notify_agency_id"):
                 if isinstance(after.get(key), int):
                     agency_ids.add(after[key])
             if isinstance(after.get("assigned_user_id"), int):
                 user_ids.add(after["assigned_user_id"])
             if isinstance(after.get("to_case_id"), int):
                 case_ids.add(after["to_case_id"])
-        self.stages = _by_id(session, StageInstance, ids("stage_instances"))
+        self.stages = _by_id(session, StageInstance, stage_ids)
         self.actions = _by_id(session, Action, action_ids)
         self.documents = _by_id(session, Document, ids("documents"))
         self.participants = _by_id(session, CaseParticipant, ids("case_participants"))
@@ -220,6 +227,26 @@ class _Words:
         if entry.action != AuditAction.CREATE or action is None:
             return None, None
         return f"Progress recorded on action '{action.title}'", after.get("body")
+
+    def _escalations(self, entry: AuditEntry,
+                     changes: dict[str, Any]) -> tuple[str | None, str | None]:
+        after = changes.get("after") or {}
+        stage = self.stages.get(after.get("stage_instance_id"))
+        action = self.actions.get(after.get("action_id"))
+        if stage is not None:
+            what = f"stage '{self.stage_name(stage.stage_key)}'"
+        elif action is not None:
+            what = f"action '{action.title}'"
+        else:
+            what = "a deadline"
+        told = [self.users[u].display_name for u in after.get("recipient_user_ids") or ()
+                if u in self.users]
+        if isinstance(after.get("notify_agency_id"), int):
+            told.append(self.agency_name(after["notify_agency_id"]))
+        detail = f"E-mailed {', '.join(told)}" if told else None
+        if after.get("level") == "breach":
+            return f"Deadline missed for {what}: escalated", detail
+        return f"Deadline warning for {what}", detail
 
     def _case_shares(self, entry: AuditEntry,
                      changes: dict[str, Any]) -> tuple[str | None, str | None]:

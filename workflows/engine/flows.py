@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from storage.outbox.models import EffectKind
-from workflows.engine import dispatch
+from workflows.engine import dispatch, sweeps
 
 _current: dispatch.Dispatcher | None = None
 
@@ -88,3 +88,30 @@ def dispatch_outbox(batch_size: int = 100, max_batches: int = 50) -> dict[str, i
             totals.update(future.result())
     logger.info("outbox dispatch: %s", dict(sorted(totals.items())) or "nothing due")
     return dict(totals)
+
+
+@task(name="escalate-deadlines", **TASK_OPTIONS)
+def escalate_deadlines(batch_size: int) -> dict[str, int]:
+    return sweeps.sweep_deadlines(current_dispatcher().sessions, batch_size=batch_size)
+
+
+@flow(name="sweep_deadlines", persist_result=False, validate_parameters=True)
+def sweep_deadlines(batch_size: int = 1000) -> dict[str, int]:
+    """Record and queue the e-mail of every deadline warning and breach not yet escalated;
+    the e-mails go with the next `dispatch_outbox`. Returns counts only."""
+    totals = escalate_deadlines(batch_size)
+    get_run_logger().info("deadline sweep: %s", dict(sorted(totals.items())) or "nothing due")
+    return totals
+
+
+@task(name="open-due-reviews", **TASK_OPTIONS)
+def open_due_reviews(limit: int) -> dict[str, int]:
+    return sweeps.scheduled_reviews(current_dispatcher().sessions, limit=limit)
+
+
+@flow(name="scheduled_reviews", persist_result=False, validate_parameters=True)
+def scheduled_reviews(limit: int = 10_000) -> dict[str, int]:
+    """Open the recurring review stages that have fallen due. Returns counts only."""
+    totals = open_due_reviews(limit)
+    get_run_logger().info("scheduled reviews: %s", dict(sorted(totals.items())))
+    return totals

@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from casebridge.settings import load_settings
 from storage import migrate
 from storage.actors import Actor
+from storage.cases.models import Case
 from storage.db import make_session_factory, unit_of_work
 from storage.outbox.dispatch import RetryPolicy
 from storage.outbox.models import OutboxMessage
@@ -53,3 +54,13 @@ def engine_settings(smtp_sink, tmp_path, monkeypatch):
 @pytest.fixture
 def dispatcher(engine_sessions, engine_settings):
     return Dispatcher(engine_sessions, engine_settings, policy=POLICY)
+
+
+@pytest.fixture
+def sweep_sessions(engine_db, engine_sessions):
+    """The engine database with no cases but the test's own: a sweep reads every case, and
+    counts are only exact when earlier tests' deadlines are not also falling due.
+    (Escalations, stages and actions go with their cases.)"""
+    with engine_db.begin() as connection:
+        connection.execute(delete(Case))
+    return engine_sessions
