@@ -27,7 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import case as when
-from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer, joinedload
 
 from storage.access import visible_cases
 from storage.accounts.models import User
@@ -55,6 +55,9 @@ NOT_SET = "not_set"
 RISK_CHOICES = (*(r.value for r in RiskLevel), NOT_SET)
 DUE_CHOICES = ("all", "overdue", "week")
 AREA_OPTIONS_LIMIT = 200
+# What an inbox row shows of its case: the case's answers and workflow state stay unloaded.
+ROW_CASE_COLUMNS = (Case.id, Case.reference, Case.case_type, Case.definition_version,
+                    Case.status, Case.risk_level, Case.owning_agency_id)
 
 
 @dataclass(frozen=True)
@@ -257,16 +260,20 @@ class Inbox:
         action_ids = [key for kind, key in keys if kind == "action"]
         stages = {s.id: s for s in self.db.scalars(
             select(StageInstance).where(StageInstance.id.in_(stage_ids)).options(
-                joinedload(StageInstance.case).joinedload(Case.owning_agency),
+                defer(StageInstance.form_data),
+                joinedload(StageInstance.case).load_only(*ROW_CASE_COLUMNS)
+                .joinedload(Case.owning_agency),
                 joinedload(StageInstance.assignee_agency),
-                joinedload(StageInstance.assignee_user),
+                joinedload(StageInstance.assignee_user).lazyload(User.role_grants),
             )
         )} if stage_ids else {}
         actions = {a.id: a for a in self.db.scalars(
             select(Action).where(Action.id.in_(action_ids)).options(
-                joinedload(Action.case).joinedload(Case.owning_agency),
+                defer(Action.detail), defer(Action.outcome), defer(Action.decline_reason),
+                joinedload(Action.case).load_only(*ROW_CASE_COLUMNS)
+                .joinedload(Case.owning_agency),
                 joinedload(Action.assigned_agency),
-                joinedload(Action.assigned_user),
+                joinedload(Action.assigned_user).lazyload(User.role_grants),
             )
         )} if action_ids else {}
         cases = [s.case for s in stages.values()] + [a.case for a in actions.values()]
