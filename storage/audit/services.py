@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from casebridge import clock
@@ -106,6 +106,7 @@ def _seal_pending_entries(session: Session) -> None:
     if head is None:
         head = AuditChainHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
         session.add(head)
+    rows = []
     for item in pending:
         entity_id = item.entity_id
         if entity_id is None and item.entity is not None:
@@ -127,9 +128,14 @@ def _seal_pending_entries(session: Session) -> None:
             prev_hash=head.last_hash,
         )
         entry.entry_hash = entry_digest(entry)
-        session.add(entry)
+        rows.append({column: getattr(entry, column) for column in _ENTRY_COLUMNS})
         head.last_seq = entry.seq
         head.last_hash = entry.entry_hash
+    # One bulk INSERT, not a unit-of-work flush per entry: a sweep seals thousands at once.
+    session.execute(insert(AuditEntry), rows)
+
+
+_ENTRY_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns if c.key != "id")
 
 
 @event.listens_for(Session, "after_soft_rollback")
