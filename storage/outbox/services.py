@@ -65,9 +65,9 @@ def enqueue_many(session: Session, kind: EffectKind, rows: list[dict[str, Any]])
          "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now}
         for row in rows
     ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (insert(OutboxMessage).values(values)
-                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                 .returning(OutboxMessage.id))
-    return len(session.execute(statement).all())
+    table = OutboxMessage.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # Core executemany, batched by SQLAlchemy into multi-row INSERTs under one statement.
+    statement = (insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .returning(table.c.id))
+    return len(session.connection().execute(statement, values).all())

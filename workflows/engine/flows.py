@@ -96,7 +96,7 @@ def escalate_deadlines(batch_size: int) -> dict[str, int]:
 
 
 @flow(name="sweep_deadlines", persist_result=False, validate_parameters=True)
-def sweep_deadlines(batch_size: int = 1000) -> dict[str, int]:
+def sweep_deadlines(batch_size: int = 5000) -> dict[str, int]:
     """Record and queue the e-mail of every deadline warning and breach not yet escalated;
     the e-mails go with the next `dispatch_outbox`. Returns counts only."""
     totals = escalate_deadlines(batch_size)
