@@ -601,6 +601,7 @@ def worker(ctx: Context, name: str | None, limit: int) -> None:
         click.echo("Warning: engine_mode is embedded, so `casebridge serve` also runs the "
                    "schedule; set CASEBRIDGE_ENGINE_MODE=external for the web.", err=True)
     from prefect import serve as prefect_serve
+    from prefect.types.entrypoint import EntrypointType
 
     from workflows.engine.schedule import runnable_flows, runner_name
 
@@ -608,7 +609,10 @@ def worker(ctx: Context, name: str | None, limit: int) -> None:
     for runnable in runnable_flows(runtime.settings, "external"):
         deployment = runnable.flow.to_deployment(
             name="casebridge", interval=runnable.interval, parameters=runnable.parameters,
-            tags=["casebridge"], description=f"Casebridge: {runnable.entry.name} on a schedule.")
+            tags=["casebridge"], description=f"Casebridge: {runnable.entry.name} on a schedule.",
+            entrypoint_type=EntrypointType.MODULE_PATH)
+        # Each run's process loads the flow by this path: the one with the recording hooks.
+        deployment.entrypoint = f"workflows.engine.deployed.{runnable.entry.name}"
         deployments.append(deployment)
         click.echo(f"Serving {runnable.entry.name}/casebridge every "
                    f"{runnable.interval.total_seconds():g} s")
