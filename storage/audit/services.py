@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, insert, inspect, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from casebridge import clock
@@ -21,6 +21,7 @@ from casebridge.canonical import canonical_json, jsonable
 from storage.actors import Actor
 from storage.audit.models import GENESIS_HASH, AuditAction, AuditChainHead, AuditEntry
 from storage.base import Base
+from storage.bulk import insert_rows
 
 _PENDING = "casebridge.audit.pending"
 
@@ -132,7 +133,7 @@ def _seal_pending_entries(session: Session) -> None:
         head.last_seq = entry.seq
         head.last_hash = entry.entry_hash
     # One bulk INSERT, not a unit-of-work flush per entry: a sweep seals thousands at once.
-    session.execute(insert(AuditEntry), rows)
+    insert_rows(session, AuditEntry.__table__, rows)
 
 
 _ENTRY_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns if c.key != "id")

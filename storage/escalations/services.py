@@ -18,7 +18,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import CompoundSelect, case, exists, literal_column, or_, select, union_all
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from rules.escalations import ACTION_WARNING, LADDER, Level, escalation_key
@@ -26,6 +25,7 @@ from storage.accounts.models import Role, User, UserRole
 from storage.actors import Actor
 from storage.audit.models import AuditAction
 from storage.audit.services import record as audit
+from storage.bulk import insert_rows
 from storage.cases.models import Action, ActionStatus, Case, CaseStatus, StageInstance, StageStatus
 from storage.escalations.models import Escalation
 from storage.outbox.models import EffectKind
@@ -117,15 +117,9 @@ def record(session: Session, actor: Actor, due: Sequence[Due], now: datetime) ->
                                          if LADDER[d.level].escalate_to_manager
                                          and d.line_manager_id is None})
     values = [_row(d, managers, now) for d in due]
-    table = Escalation.__table__
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    # Core executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
-    # with one cached statement, far cheaper than compiling a VALUES list per batch.
-    statement = (insert(table).on_conflict_do_nothing(index_elements=["key"])
-                 .returning(table.c.id, table.c.key))
-    new = {key: escalation_id
-           for escalation_id, key in session.connection().execute(statement, values)}
+    inserted = insert_rows(session, Escalation.__table__, values, skip_conflicts_on="key",
+                           returning=("id", "key"))
+    new = {key: escalation_id for escalation_id, key in inserted}
     fresh = [row | {"id": new[row["key"]]} for row in values if row["key"] in new]
     enqueue_many(session, EffectKind.EMAIL, [
         {"idempotency_key": row["key"], "case_id": row["case_id"],

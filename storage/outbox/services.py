@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casebridge import clock
+from storage.bulk import insert_rows
 from storage.outbox.models import EffectKind, OutboxMessage, OutboxStatus
 
 
@@ -65,9 +65,5 @@ def enqueue_many(session: Session, kind: EffectKind, rows: list[dict[str, Any]])
          "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now}
         for row in rows
     ]
-    table = OutboxMessage.__table__
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # Core executemany, batched by SQLAlchemy into multi-row INSERTs under one statement.
-    statement = (insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-                 .returning(table.c.id))
-    return len(session.connection().execute(statement, values).all())
+    return len(insert_rows(session, OutboxMessage.__table__, values,
+                           skip_conflicts_on="idempotency_key", returning=("id",)))
