@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy.orm import joinedload
 
 from casebridge import clock
 from storage.accounts.models import Role, User
@@ -28,7 +29,8 @@ def init_app(app: Flask) -> None:
                 if request.endpoint not in public_endpoints:
                     return redirect(url_for("auth.sign_in", next=_next_path(), expired=1))
             else:
-                user = db_session().get(User, user_id)
+                # The roles with the user (and, by the mapping, the agency): one statement.
+                user = db_session().get(User, user_id, options=[joinedload(User.role_grants)])
                 if user is None or not user.active:
                     session.clear()
                 else:

@@ -123,6 +123,13 @@ class Item:
     status: ActionStatus | None = None
     stage: StageInstance | None = None
     case_type_name: str = ""
+    # What the row shows, worked out once in Python (web/inbox/views.py) rather than by
+    # filters and url_for in the template for every row.
+    case_url: str = ""
+    url: str = ""
+    overdue: bool = False
+    due_date_text: str = ""
+    due_words: str = ""
 
 
 @dataclass
@@ -319,8 +326,10 @@ class Inbox:
             self._definitions.setdefault(pair, None)
 
     def _definition(self, case: Case) -> Definition | None:
-        self._load_definitions([case])
-        return self._definitions.get((case.case_type, case.definition_version))
+        key = (case.case_type, case.definition_version)
+        if key not in self._definitions:
+            self._load_definitions([case])
+        return self._definitions.get(key)
 
     def stage_name(self, case: Case, stage_key: str) -> str:
         definition = self._definition(case)

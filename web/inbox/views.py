@@ -3,6 +3,7 @@ this" to make queued work my own."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -32,10 +33,12 @@ from storage.errors import InvalidState, NotFound
 from web import navigation
 from web.auth import current_actor, current_user
 from web.database import session
+from web.formatting import date_text, due_text
 from web.inbox.queries import (
     NOT_SET,
     Filters,
     Inbox,
+    Item,
     Window,
     area_options,
     case_type_options,
@@ -112,6 +115,7 @@ def _page(args: Mapping[str, str], *, claim_error: str | None = None) -> str:
     inbox = _inbox(filters)
     mine = inbox.section(mine=True, page=_int(args.get("mine_page")) or 1)
     queue = inbox.section(mine=False, page=_int(args.get("queue_page")) or 1)
+    _present([*mine.items, *queue.items])
     pages = {"mine_page": mine.page, "queue_page": queue.page}
     # A list of cases is audited like any other: who was shown which cases, once a page.
     record(db, current_actor(), AuditAction.SEARCH, entity_type="cases", detail={
@@ -147,7 +151,7 @@ def _page(args: Mapping[str, str], *, claim_error: str | None = None) -> str:
                                     lambda n: link(mine_page=n, _anchor="mine")),
         queue_pagination=_pagination(queue.page, queue.pages, "Pages of your agency's queue",
                                      lambda n: link(queue_page=n, _anchor="queue")),
-        item_url=_item_url,
+        claim_url=url_for("inbox.claim"),
         may_take=may_work(user),
         return_to=request.full_path.rstrip("?") if request.method == "GET" else link(),
         claim_error=claim_error,
@@ -164,6 +168,36 @@ def _item_url(item: Any) -> str:
     if item.kind == "stage":
         return url_for("stages.form", reference=item.case.reference, stage_id=item.id)
     return url_for("actions.show", action_id=item.id)
+
+
+# A reference or id made only of these characters reads the same in a URL (nothing to
+# quote), so a row's links can be the built pattern with the value put in.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]+")
+_SLOT = "__slot__"
+
+
+def _present(items: list[Item]) -> None:
+    """What each row shows, worked out once per request rather than per row in the
+    template: its links (url_for builds each pattern once; the same address as url_for
+    would give), its due date in words and whether it is overdue."""
+    case_link = url_for("cases.show", reference=_SLOT)
+    stage_link = url_for("stages.form", reference=_SLOT, stage_id=0)
+    action_link = url_for("actions.show", action_id=0)
+    now = clock.now()
+    for item in items:
+        reference = item.case.reference
+        plain = _URL_SAFE.fullmatch(reference) is not None
+        item.case_url = (case_link.replace(_SLOT, reference) if plain
+                         else url_for("cases.show", reference=reference))
+        if item.kind == "stage":
+            item.url = (stage_link.replace(_SLOT, reference).removesuffix("/0") + f"/{item.id}"
+                        if plain else _item_url(item))
+        else:
+            item.url = action_link.removesuffix("/0") + f"/{item.id}"
+        if item.due_at is not None:
+            item.overdue = item.due_at < now
+            item.due_date_text = date_text(item.due_at)
+            item.due_words = due_text(item.due_at)
 
 
 def _selected_filters(filters: Filters, type_names: dict[str, str],
