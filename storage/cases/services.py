@@ -308,8 +308,10 @@ def touch(case: Case, now: datetime) -> None:
     case.updated_at = now
 
 
-def case_by_reference(session: Session, reference: str) -> Case | None:
-    return session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+def case_by_reference(session: Session, reference: str, *options: Any) -> Case | None:
+    """The case with this reference; `options` are loader options (what to load with it)."""
+    return session.scalar(select(Case).where(Case.reference == reference.strip().upper())
+                          .options(*options))
 
 
 def refuse_outstanding_actions(case: Case, pending: Sequence[str] = ()) -> None:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from casebridge import clock
 from casebridge.yamlsource import DocumentError
@@ -84,18 +84,34 @@ def current_version(session: Session, case_type: str) -> WorkflowDefinition:
 
 
 def version_row(session: Session, case_type: str, version: int) -> WorkflowDefinition:
+    """The row of one version; its source text is left unread until asked for (definition_of
+    needs it only the first time this process meets that version)."""
     row = session.scalar(
         select(WorkflowDefinition).where(
             WorkflowDefinition.case_type == case_type, WorkflowDefinition.version == version
-        )
+        ).options(defer(WorkflowDefinition.source_text))
     )
     if row is None:
         raise NotFound("Case type version", f"{case_type} v{version}")
     return row
 
 
+# Parsed definitions by (case type, version, content hash). A published version never changes
+# and the hash is of its text (checked when parsed), so this can never be stale; it saves
+# reading and hashing the source text on every request. Bounded like _parse's cache.
+_PARSED: dict[tuple[str, int, str], Definition] = {}
+_PARSED_LIMIT = 64
+
+
 def definition_of(row: WorkflowDefinition) -> Definition:
-    return _parse(row.source_text, row.source_name, row.content_hash)
+    key = (row.case_type, row.version, row.content_hash)
+    definition = _PARSED.get(key)
+    if definition is None:
+        definition = _parse(row.source_text, row.source_name, row.content_hash)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[key] = definition
+    return definition
 
 
 @lru_cache(maxsize=64)

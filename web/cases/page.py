@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from casebridge import clock
 from storage.access import can_see_case
@@ -180,7 +180,8 @@ def people_by_id(session: Session, ids: set[int | None]) -> dict[int, User]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+    return {u.id: u for u in session.scalars(
+        select(User).where(User.id.in_(wanted)).options(lazyload(User.role_grants)))}
 
 
 def case_page(session: Session, user: User, case: Case, *, chronology_page: int = 1) -> dict:
@@ -198,7 +199,7 @@ def case_page(session: Session, user: User, case: Case, *, chronology_page: int 
     on_case = {case.owning_agency_id, *(s.agency_id for s in case.shares)}
     workers = list(session.scalars(
         select(User).where(User.agency_id.in_(on_case), User.active.is_(True))
-        .order_by(User.display_name)
+        .order_by(User.display_name).options(lazyload(User.role_grants))  # names only
     ))
     people = people_by_id(
         session,

@@ -24,6 +24,7 @@ from flask import (
     send_file,
     url_for,
 )
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.routing import BuildError
 
 from casebridge import clock
@@ -33,7 +34,7 @@ from storage.audit.models import AuditAction
 from storage.audit.services import record
 from storage.cases import services as cases
 from storage.cases import workflow
-from storage.cases.models import Case, LinkKind
+from storage.cases.models import Case, CaseParticipant, LinkKind
 from storage.documents.models import Document
 from storage.documents.services import attach_document
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, NotFound
@@ -87,11 +88,23 @@ def index() -> Any:
 # --- the page -------------------------------------------------------------------------------
 
 
-def _visible_case(reference: str) -> Case:
+# What the case page reads of the case, loaded with it: each collection in one statement,
+# and each participant's person, place or group with the participants (not one by one).
+CASE_PAGE_LOADS = (
+    selectinload(Case.stages),
+    selectinload(Case.shares),
+    selectinload(Case.actions),
+    selectinload(Case.participants).options(
+        joinedload(CaseParticipant.person), joinedload(CaseParticipant.location),
+        joinedload(CaseParticipant.group)),
+)
+
+
+def _visible_case(reference: str, *options: Any) -> Case:
     """The case, or 404 for one that does not exist or that the user may not see (the same
     answer, so the page does not reveal that a case exists)."""
     db = session()
-    case = cases.case_by_reference(db, reference)
+    case = cases.case_by_reference(db, reference, *options)
     if case is None or not can_see_case(db, current_user(), case):
         abort(404)
     return case
@@ -110,7 +123,7 @@ def _render(case: Case, *, errors: Mapping[str, str] | None = None,
 
 @blueprint.get("/cases/<reference>")
 def show(reference: str) -> Any:
-    case = _visible_case(reference)
+    case = _visible_case(reference, *CASE_PAGE_LOADS)
     record(session(), current_actor(), AuditAction.VIEW, entity=case, case_id=case.id)
     return _render(case)
 

@@ -316,7 +316,7 @@ class Inbox:
             and_(WorkflowDefinition.case_type == case_type,
                  WorkflowDefinition.version == version)
             for case_type, version in sorted(wanted)
-        ))))
+        ))).options(defer(WorkflowDefinition.source_text)))  # read only if not yet parsed
         for row in rows:
             try:
                 self._definitions[(row.case_type, row.version)] = definition_of(row)
