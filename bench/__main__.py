@@ -1,4 +1,4 @@
-"""`python -m bench [web] [duplicates] [sweep] ...`: run the benchmarks the issues name and print
+"""`python -m bench [web] [page_cost] [duplicates] [sweep] ...`: run the benchmarks the issues name and print
 each figure with its same-run baseline and ratio. Needs PostgreSQL (CASEBRIDGE_BENCH_ADMIN_URL,
 default postgresql://postgres@localhost/postgres)."""
 
@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("web", "duplicates", "sweep")
+BENCHMARKS = ("web", "page_cost", "duplicates", "sweep")
 
 
 def main(argv: list[str] | None = None) -> int:
