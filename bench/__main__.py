@@ -1,6 +1,6 @@
-"""`python -m bench [web] [page_cost] [duplicates] [sweep] ...`: run the benchmarks the issues name and print
-each figure with its same-run baseline and ratio. Needs PostgreSQL (CASEBRIDGE_BENCH_ADMIN_URL,
-default postgresql://postgres@localhost/postgres)."""
+"""`python -m bench [NAME ...]`: run the benchmarks the issues name (web, page_cost,
+duplicates, sweep, dispatch) and print each figure with its same-run baseline and ratio.
+Needs PostgreSQL (CASEBRIDGE_BENCH_ADMIN_URL, default postgresql://postgres@localhost/postgres)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("web", "page_cost", "duplicates", "sweep")
+BENCHMARKS = ("web", "page_cost", "duplicates", "sweep", "dispatch")
 
 
 def main(argv: list[str] | None = None) -> int:

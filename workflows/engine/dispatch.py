@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -82,6 +83,12 @@ def claim(dispatcher: Dispatcher, worker: str, batch_size: int) -> list[outbox.C
     return claimed
 
 
+# Rows whose lease is checked and whose e-mail is composed in one transaction: a commit per
+# row for that was a third of the dispatcher's time. Each row is still marked done in its
+# own transaction right after its send, so a crash resends at most the one in flight.
+PREPARE_CHUNK = 25
+
+
 def run_effects(dispatcher: Dispatcher, worker: str, ids: list[int]) -> dict[str, int]:
     """Carry out claimed rows over one SMTP connection; returns counts per outcome.
 
@@ -90,23 +97,64 @@ def run_effects(dispatcher: Dispatcher, worker: str, ids: list[int]) -> dict[str
     """
     counts: Counter[str] = Counter()
     assert dispatcher.mail is not None
+    # How long a chunk's lease check holds for a send that may take the whole mail timeout.
+    fresh_for = (dispatcher.lease_margin
+                 - timedelta(seconds=dispatcher.mail.timeout)).total_seconds()
     with Mailer(dispatcher.mail) as mailer:
-        for message_id in ids:
-            counts[run_one(dispatcher, mailer, worker, message_id)] += 1
+        for start in range(0, len(ids), PREPARE_CHUNK):
+            checked_at = time.monotonic()
+            ready = _prepare_chunk(dispatcher, worker, ids[start:start + PREPARE_CHUNK],
+                                   counts)
+            for message_id, prepared in ready:
+                if time.monotonic() - checked_at > fresh_for:
+                    counts[run_one(dispatcher, mailer, worker, message_id)] += 1
+                else:
+                    counts[_deliver(dispatcher, mailer, worker, message_id, prepared)] += 1
     return dict(counts)
+
+
+def _prepare_chunk(
+    dispatcher: Dispatcher, worker: str, ids: list[int], counts: Counter[str]
+) -> list[tuple[int, tuple[EmailMessage, list[str]] | None]]:
+    """Check the leases of `ids` and compose their e-mails in one transaction (a savepoint
+    per row, so one row's failure is recorded without undoing the others)."""
+    ready = []
+    with unit_of_work(dispatcher.sessions) as session:
+        for message_id in ids:
+            if not outbox.lease_is_live(session, message_id, worker, dispatcher.lease_margin):
+                counts[_let_go(session, message_id, worker)] += 1
+                continue
+            try:
+                with session.begin_nested():
+                    prepared = _prepare(session, dispatcher.settings, message_id)
+            except Exception as exc:
+                counts[_failed(session, dispatcher, worker, message_id, exc)] += 1
+                continue
+            ready.append((message_id, prepared))
+    return ready
 
 
 def run_one(dispatcher: Dispatcher, mailer: Mailer, worker: str, message_id: int) -> str:
     with unit_of_work(dispatcher.sessions) as session:
         if not outbox.lease_is_live(session, message_id, worker, dispatcher.lease_margin):
-            if outbox.release(session, message_id, worker):
-                log.info("outbox row %s released: lease nearly out", message_id)
-                return RELEASED
-            return SKIPPED  # done already (a retried task) or taken over by another worker
+            return _let_go(session, message_id, worker)
         try:
             prepared = _prepare(session, dispatcher.settings, message_id)
         except Exception as exc:
             return _failed(session, dispatcher, worker, message_id, exc)
+    return _deliver(dispatcher, mailer, worker, message_id, prepared)
+
+
+def _let_go(session: Session, message_id: int, worker: str) -> str:
+    if outbox.release(session, message_id, worker):
+        log.info("outbox row %s released: lease nearly out", message_id)
+        return RELEASED
+    return SKIPPED  # done already (a retried task) or taken over by another worker
+
+
+def _deliver(dispatcher: Dispatcher, mailer: Mailer, worker: str, message_id: int,
+             prepared: tuple[EmailMessage, list[str]] | None) -> str:
+    """Send (unless there is nothing to send) and mark the row done at once."""
     if prepared is not None:
         email, recipients = prepared
         try:

@@ -241,3 +241,26 @@ def test_a_settled_action_needs_no_notice(dispatcher, engine_sessions, smtp_sink
                              status=ActionStatus.DONE, outcome="done already")
     assert dispatch_once(dispatcher, 10) == {"claimed": 1, "done": 1}
     assert smtp_sink.messages == []
+
+
+def test_one_row_that_cannot_be_composed_fails_alone_in_its_chunk(
+        dispatcher, engine_sessions, smtp_sink, frozen_clock):
+    """Leases are checked and e-mails composed a chunk at a time in one transaction: a row
+    that fails there is recorded without undoing its neighbours, which go out once each."""
+    with unit_of_work(engine_sessions) as session:
+        case = factories.asb_case(session, factories.agency(session))
+        session.execute(OutboxMessage.__table__.delete())
+        for n in range(3):
+            enqueue(session, kind=EffectKind.EMAIL, idempotency_key=f"chunk:{n}",
+                    payload={"template": "stage_assigned", "case_id": case.id,
+                             "recipient": {"address": f"worker{n}@example.test"}})
+        enqueue(session, kind=EffectKind.EMAIL, idempotency_key="chunk:broken",
+                payload={"template": "stage_assigned", "case_id": case.id, "recipient": {}})
+    assert dispatch_once(dispatcher, 10) == {"claimed": 4, "done": 3, "failed": 1}
+    with engine_sessions() as session:
+        statuses = dict(session.execute(select(OutboxMessage.idempotency_key,
+                                               OutboxMessage.status)).all())
+    assert statuses == {"chunk:0": OutboxStatus.DONE, "chunk:1": OutboxStatus.DONE,
+                        "chunk:2": OutboxStatus.DONE, "chunk:broken": OutboxStatus.FAILED}
+    assert sorted(r for m in smtp_sink.messages for r in m.rcpt_tos) == [
+        f"worker{n}@example.test" for n in range(3)]
