@@ -6,8 +6,14 @@ problem stops the worker with the message, not a traceback.
 
 from __future__ import annotations
 
+import faulthandler
+
 from casebridge.runtime import build_runtime
 from casebridge.settings import get_settings
 from web.app import create_app
+
+# A worker that dies in C code (SIGSEGV, SIGABRT) leaves the Python stack of every thread on
+# stderr instead of only gunicorn's "was sent SIGSEGV" (no personal data: code locations).
+faulthandler.enable(all_threads=True)
 
 app = create_app(build_runtime(get_settings()))
