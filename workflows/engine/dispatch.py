@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from casebridge.settings import Settings
@@ -100,17 +101,66 @@ def run_effects(dispatcher: Dispatcher, worker: str, ids: list[int]) -> dict[str
     # How long a chunk's lease check holds for a send that may take the whole mail timeout.
     fresh_for = (dispatcher.lease_margin
                  - timedelta(seconds=dispatcher.mail.timeout)).total_seconds()
-    with Mailer(dispatcher.mail) as mailer:
+    with Mailer(dispatcher.mail) as mailer, _Marker(dispatcher) as marker:
         for start in range(0, len(ids), PREPARE_CHUNK):
             checked_at = time.monotonic()
             ready = _prepare_chunk(dispatcher, worker, ids[start:start + PREPARE_CHUNK],
                                    counts)
             for message_id, prepared in ready:
                 if time.monotonic() - checked_at > fresh_for:
-                    counts[run_one(dispatcher, mailer, worker, message_id)] += 1
+                    counts[run_one(dispatcher, mailer, worker, message_id, marker)] += 1
                 else:
-                    counts[_deliver(dispatcher, mailer, worker, message_id, prepared)] += 1
+                    counts[_deliver(dispatcher, mailer, marker, worker, message_id,
+                                    prepared)] += 1
     return dict(counts)
+
+
+class _Marker:
+    """Marks rows done over one connection held for a batch: each mark is its own committed
+    transaction (on PostgreSQL a single autocommitted UPDATE), without a session, a pool
+    check-out and a ping per row. A connection lost between two marks (the database
+    restarted) is replaced once, as the pool's ping on check-out would have done."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        bind = dispatcher.sessions.kw.get("bind")
+        self.engine = bind if isinstance(bind, Engine) else None
+        self.sessions = dispatcher.sessions
+        self.connection: Connection | None = None
+
+    def __enter__(self) -> _Marker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.close()
+
+    def done(self, message_id: int, worker: str) -> bool:
+        if self.engine is None:  # bound to something else (a test's connection): a session
+            with unit_of_work(self.sessions) as session:
+                return outbox.mark_done(session, message_id, worker)
+        for attempt in (1, 2):
+            connection = self.connection
+            if connection is None:
+                connection = self.connection = self.engine.connect()
+                if connection.dialect.name == "postgresql":
+                    connection.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                if connection.dialect.name == "postgresql":
+                    return outbox.mark_done(connection, message_id, worker)
+                with connection.begin():
+                    return outbox.mark_done(connection, message_id, worker)
+            except DBAPIError as exc:
+                self.close()
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+            except BaseException:
+                self.close()
+                raise
+        raise AssertionError("unreachable")
 
 
 def _prepare_chunk(
@@ -120,13 +170,16 @@ def _prepare_chunk(
     per row, so one row's failure is recorded without undoing the others)."""
     ready = []
     with unit_of_work(dispatcher.sessions) as session:
+        live = outbox.live_leases(session, ids, worker, dispatcher.lease_margin)
+        messages = {message.id: message for message in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(live)))} if live else {}
         for message_id in ids:
-            if not outbox.lease_is_live(session, message_id, worker, dispatcher.lease_margin):
+            if message_id not in live:
                 counts[_let_go(session, message_id, worker)] += 1
                 continue
             try:
                 with session.begin_nested():
-                    prepared = _prepare(session, dispatcher.settings, message_id)
+                    prepared = _prepare(session, dispatcher.settings, messages[message_id])
             except Exception as exc:
                 counts[_failed(session, dispatcher, worker, message_id, exc)] += 1
                 continue
@@ -134,15 +187,21 @@ def _prepare_chunk(
     return ready
 
 
-def run_one(dispatcher: Dispatcher, mailer: Mailer, worker: str, message_id: int) -> str:
+def run_one(dispatcher: Dispatcher, mailer: Mailer, worker: str, message_id: int,
+            marker: _Marker | None = None) -> str:
     with unit_of_work(dispatcher.sessions) as session:
         if not outbox.lease_is_live(session, message_id, worker, dispatcher.lease_margin):
             return _let_go(session, message_id, worker)
         try:
-            prepared = _prepare(session, dispatcher.settings, message_id)
+            message = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id))
+            assert message is not None
+            prepared = _prepare(session, dispatcher.settings, message)
         except Exception as exc:
             return _failed(session, dispatcher, worker, message_id, exc)
-    return _deliver(dispatcher, mailer, worker, message_id, prepared)
+    if marker is not None:
+        return _deliver(dispatcher, mailer, marker, worker, message_id, prepared)
+    with _Marker(dispatcher) as marker:
+        return _deliver(dispatcher, mailer, marker, worker, message_id, prepared)
 
 
 def _let_go(session: Session, message_id: int, worker: str) -> str:
@@ -152,8 +211,8 @@ def _let_go(session: Session, message_id: int, worker: str) -> str:
     return SKIPPED  # done already (a retried task) or taken over by another worker
 
 
-def _deliver(dispatcher: Dispatcher, mailer: Mailer, worker: str, message_id: int,
-             prepared: tuple[EmailMessage, list[str]] | None) -> str:
+def _deliver(dispatcher: Dispatcher, mailer: Mailer, marker: _Marker, worker: str,
+             message_id: int, prepared: tuple[EmailMessage, list[str]] | None) -> str:
     """Send (unless there is nothing to send) and mark the row done at once."""
     if prepared is not None:
         email, recipients = prepared
@@ -165,18 +224,15 @@ def _deliver(dispatcher: Dispatcher, mailer: Mailer, worker: str, message_id: in
         if refused:
             log.warning("outbox row %s: relay refused %d of %d recipients", message_id,
                         len(refused), len(recipients))
-    with unit_of_work(dispatcher.sessions) as session:
-        if not outbox.mark_done(session, message_id, worker):
-            log.warning("outbox row %s was taken over before it was marked done", message_id)
-            return SKIPPED
+    if not marker.done(message_id, worker):
+        log.warning("outbox row %s was taken over before it was marked done", message_id)
+        return SKIPPED
     return DONE
 
 
 def _prepare(
-    session: Session, settings: Settings, message_id: int
+    session: Session, settings: Settings, message: OutboxMessage
 ) -> tuple[EmailMessage, list[str]] | None:
-    message = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id))
-    assert message is not None
     outgoing = COMPOSERS[message.kind](session, message, settings)
     if outgoing is None:
         return None

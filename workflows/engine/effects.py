@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -58,12 +58,12 @@ def compose_agency_notice(
     session: Session, message: OutboxMessage, settings: Settings
 ) -> Outgoing | None:
     """NOTIFY_AGENCY, queued by assign_action: tell the agency that owes an action."""
-    action = session.get(Action, _id(message.payload, "action_id"))
+    action = _get(session, Action, _id(message.payload, "action_id"))
     if action is None:
         raise Undeliverable(f"action {message.payload.get('action_id')} does not exist")
     if action.status in (ActionStatus.DONE, ActionStatus.DECLINED):
         return None
-    agency = session.get(Agency, action.assigned_agency_id)
+    agency = _get(session, Agency, action.assigned_agency_id)
     assert agency is not None  # a foreign key
     recipients = []
     if action.assigned_user_id is not None:
@@ -71,7 +71,7 @@ def compose_agency_notice(
     recipients += agency_addresses(session, agency)
     if not recipients:
         raise Undeliverable(f"agency {agency.id} has no contact address and no active users")
-    case = session.get(Case, action.case_id)
+    case = _get(session, Case, action.case_id)
     assert case is not None
     context = {
         **_case_context(session, case, settings),
@@ -96,7 +96,7 @@ def compose_email(
     if payload.get("escalation_id") is not None:
         return compose_escalation(session, message, settings)
     case_id = payload.get("case_id", message.case_id)
-    case = session.get(Case, case_id) if case_id is not None else None
+    case = _get(session, Case, case_id) if case_id is not None else None
     if case_id is not None and case is None:
         raise Undeliverable(f"case {case_id} does not exist")
     recipients = _recipients(session, case, payload.get("recipient") or {})
@@ -117,17 +117,17 @@ def compose_escalation(
     """EMAIL queued by the deadline sweep: a warning, or a breach escalated to a manager.
     Nothing is sent if the work was done, the case paused or closed, or the deadline moved
     since (a moved deadline gets an escalation of its own)."""
-    escalation = session.get(Escalation, _id(message.payload, "escalation_id"))
+    escalation = _get(session, Escalation, _id(message.payload, "escalation_id"))
     if escalation is None:
         raise Undeliverable(f"escalation {message.payload.get('escalation_id')} does not exist")
-    case = session.get(Case, escalation.case_id)
+    case = _get(session, Case, escalation.case_id)
     assert case is not None  # a foreign key
     if case.status is not CaseStatus.OPEN:
         return None
     context: dict[str, Any] = {**_case_context(session, case, settings),
                                "level": escalation.level.value}
     if escalation.stage_instance_id is not None:
-        stage = session.get(StageInstance, escalation.stage_instance_id)
+        stage = _get(session, StageInstance, escalation.stage_instance_id)
         if (stage is None or stage.status is not StageStatus.ACTIVE
                 or stage.due_at != escalation.due_at):
             return None
@@ -137,11 +137,11 @@ def compose_escalation(
                     "link": _link(settings, f"/cases/{case.reference}"),
                     "link_text": f"Open case {case.reference}"}
     else:
-        action = session.get(Action, escalation.action_id)
+        action = _get(session, Action, escalation.action_id)
         if (action is None or action.status in (ActionStatus.DONE, ActionStatus.DECLINED)
                 or action.due_at != escalation.due_at):
             return None
-        agency = session.get(Agency, action.assigned_agency_id)
+        agency = _get(session, Agency, action.assigned_agency_id)
         # An action's title is free text (it may name someone): the e-mail names the agency.
         context |= {"what": "action", "stage_name": None,
                     "agency_name": agency.name if agency else "an agency",
@@ -151,7 +151,7 @@ def compose_escalation(
     recipients = [a for user_id in escalation.recipient_user_ids
                   for a in _user_address(session, user_id)]
     if escalation.notify_agency_id is not None:
-        agency = session.get(Agency, escalation.notify_agency_id)
+        agency = _get(session, Agency, escalation.notify_agency_id)
         recipients += agency_addresses(session, agency) if agency is not None else []
     if not recipients:
         raise Undeliverable(f"escalation {escalation.id} has no active recipient with an address")
@@ -175,17 +175,22 @@ def agency_addresses(session: Session, agency: Agency, role: str | None = None) 
         return []
     if role is None and agency.contact_email:
         return [agency.contact_email]
-    users = select(User.email).where(User.agency_id == agency.id, User.active.is_(True))
-    if role is not None:
-        users = users.join(UserRole, UserRole.user_id == User.id).where(UserRole.role == role)
-    addresses = list(session.scalars(users.order_by(User.id)))
+    memo = _memo(session)
+    key = ("agency_users", agency.id, role)
+    if key not in memo:
+        users = select(User.email).where(User.agency_id == agency.id, User.active.is_(True))
+        if role is not None:
+            users = users.join(UserRole, UserRole.user_id == User.id).where(
+                UserRole.role == role)
+        memo[key] = list(session.scalars(users.order_by(User.id)))
+    addresses = list(memo[key])
     if not addresses and agency.contact_email:
         return [agency.contact_email]
     return addresses
 
 
 def _user_address(session: Session, user_id: int) -> list[str]:
-    user = session.get(User, user_id)
+    user = _get(session, User, user_id)
     return [user.email] if user is not None and user.active else []
 
 
@@ -199,7 +204,7 @@ def _recipients(session: Session, case: Case | None, recipient: dict[str, Any]) 
         raise Undeliverable("the payload names no recipient")
     if case is None:
         raise Undeliverable(f"recipient {kind!r} needs a case")
-    owner = session.get(Agency, case.owning_agency_id)
+    owner = _get(session, Agency, case.owning_agency_id)
     assert owner is not None
     role = recipient.get("role")
     if kind == "lead":
@@ -235,22 +240,59 @@ def _stage_context(
     key = payload.get("stage")
     if not key:
         return {"stage_name": "", "due": None}
-    stage = session.scalar(select(StageInstance).where(
-        StageInstance.case_id == case.id, StageInstance.stage_key == key,
-        StageInstance.sequence == int(payload.get("sequence") or 1)))
+    sequence = int(payload.get("sequence") or 1)
+    memo = _memo(session)
+    memo_key = ("stage_due", case.id, key, sequence)
+    if memo_key not in memo:
+        memo[memo_key] = session.scalar(select(StageInstance.due_at).where(
+            StageInstance.case_id == case.id, StageInstance.stage_key == key,
+            StageInstance.sequence == sequence))
+    due = memo[memo_key]
     name = str(key).replace("_", " ")
     definition = _definition(session, case)
     if definition is not None and key in definition.stages:
         name = definition.stage(key).name
-    due = stage.due_at if stage is not None else None
     return {"stage_name": name, "due": _when(due, settings) if due else None}
 
 
 def _definition(session: Session, case: Case) -> Definition | None:
-    try:
-        return definition_of(version_row(session, case.case_type, case.definition_version))
-    except NotFound:
-        return None
+    memo = _memo(session)
+    key = ("definition", case.case_type, case.definition_version)
+    if key not in memo:
+        try:
+            memo[key] = definition_of(version_row(session, case.case_type,
+                                                  case.definition_version))
+        except NotFound:
+            memo[key] = None
+    return memo[key]
+
+
+def _get(session: Session, model: type[_M], ident: Any) -> _M | None:
+    """session.get, keeping what it loads for the rest of the transaction: the identity map
+    holds objects weakly, so without this every row of a chunk loaded its case and its
+    recipient again."""
+    found = session.get(model, ident)
+    if found is not None:
+        _memo(session).setdefault(("row", model, ident), found)
+    return found
+
+
+_M = TypeVar("_M")
+_MEMO = "casebridge.engine.compose_memo"
+
+
+def _memo(session: Session) -> dict[tuple[Any, ...], Any]:
+    """What composing has read in this session's current transaction: the rows of a chunk
+    share their case, its workflow version, stages and agencies, so each is read once per
+    transaction rather than once per row. Like the identity map it is the transaction's
+    view; a new transaction starts a new memo."""
+    transaction = session.get_transaction()
+    if transaction is None:
+        return {}
+    held = session.info.get(_MEMO)
+    if held is None or held[0] is not transaction:
+        held = session.info[_MEMO] = (transaction, {})
+    return held[1]
 
 
 def _when(at: datetime, settings: Settings) -> str:
