@@ -14,16 +14,24 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select, update
 
 from storage.accounts.models import Role
+from storage.agencies.models import Agency
+from storage.cases.models import Case
+from storage.outbox.models import EffectKind, OutboxMessage, OutboxStatus
+from storage.outbox.services import enqueue
 
 from .conftest import LiveServer, check_accessibility, screenshot
 from .helpers import (
+    Account,
     choose,
     fill_date,
+    make_account,
     make_partnership,
     make_workload,
     press,
+    seeding,
     sign_in,
     sign_out,
     submit,
@@ -168,5 +176,26 @@ def test_every_page_is_accessible(live_server: LiveServer, page: Page) -> None:
     page.goto(f"{url}/meetings/{work.meeting_id}")
     check("meeting, for an agency attending", work.meeting_title)
 
+    # --- the engine's admin page, for a partnership administrator -----------------------------
+    sign_out(page)
+    admin = _administrator_with_a_failed_effect(live_server, work.screened_case)
+    sign_in(page, live_server, admin)
+    page.goto(f"{url}/admin/engine")
+    expect(page.get_by_role("button", name="Try all failed again")).to_be_visible()
+    check("automated work (admin)", "Automated work")
+
     sign_out(page)
     check.assert_none_failed()
+
+
+def _administrator_with_a_failed_effect(live_server: LiveServer, reference: str) -> Account:
+    with seeding(live_server) as session:
+        case = session.scalars(select(Case).where(Case.reference == reference)).one()
+        enqueue(session, kind=EffectKind.EMAIL, idempotency_key=f"a11y-failed:{reference}",
+                case_id=case.id, payload={"template": "stage_assigned", "recipient": {}})
+        session.flush()
+        session.execute(update(OutboxMessage).where(
+            OutboxMessage.idempotency_key == f"a11y-failed:{reference}").values(
+            status=OutboxStatus.FAILED, attempts=5, last_error="Undeliverable: no recipient"))
+        agency = session.get(Agency, case.owning_agency_id)
+        return make_account(session, agency, Role.PARTNERSHIP_ADMIN)
