@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from casebridge.settings import Settings
 from storage.accounts.models import User, UserRole
-from storage.agencies.models import Agency
+from storage.agencies.models import Agency, AgencyType
 from storage.cases.models import (
     Action,
     ActionStatus,
@@ -158,9 +158,42 @@ def compose_escalation(
     return Outgoing(str(message.payload["template"]), context, _unique(recipients))
 
 
+def compose_referral(
+    session: Session, message: OutboxMessage, settings: Settings
+) -> Outgoing | None:
+    """REFERRAL, queued when a stage refers the victim to a service (e.g. victim support,
+    a domestic abuse service): every active agency of that type is told which case, why (the
+    case type's own words, not the victim's) and whom to contact for it."""
+    case = _get(session, Case, _id(message.payload, "case_id"))
+    if case is None:
+        raise Undeliverable(f"case {message.payload.get('case_id')} does not exist")
+    service = str(message.payload.get("service") or "")
+    try:
+        agency_type = AgencyType(service)
+    except ValueError:
+        raise Undeliverable(f"no such kind of agency to refer to: {service!r}") from None
+    services = session.scalars(select(Agency).where(
+        Agency.agency_type == agency_type, Agency.active.is_(True)).order_by(Agency.id)).all()
+    recipients = [address for agency in services for address in agency_addresses(session, agency)]
+    if not recipients:
+        raise Undeliverable(f"no active {service} agency with an address to refer to")
+    owner = _get(session, Agency, case.owning_agency_id)
+    context = {
+        **_case_context(session, case, settings),
+        "service_names": ", ".join(agency.name for agency in services),
+        "reason": str(message.payload.get("reason") or ""),
+        "owner_name": owner.name if owner else "the agency that owns the case",
+        "owner_contact": (owner.contact_email or owner.contact_phone or "") if owner else "",
+        "link": _link(settings, f"/cases/{case.reference}"),
+        "link_text": f"Open case {case.reference}",
+    }
+    return Outgoing("referral", context, _unique(recipients))
+
+
 COMPOSERS: dict[EffectKind, Composer] = {
     EffectKind.EMAIL: compose_email,
     EffectKind.NOTIFY_AGENCY: compose_agency_notice,
+    EffectKind.REFERRAL: compose_referral,
 }
 SUPPORTED_KINDS = frozenset(COMPOSERS)
 

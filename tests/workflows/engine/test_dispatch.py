@@ -264,3 +264,39 @@ def test_one_row_that_cannot_be_composed_fails_alone_in_its_chunk(
                         "chunk:2": OutboxStatus.DONE, "chunk:broken": OutboxStatus.FAILED}
     assert sorted(r for m in smtp_sink.messages for r in m.rcpt_tos) == [
         f"worker{n}@example.test" for n in range(3)]
+
+
+def test_a_referral_tells_the_service_which_case_and_why_without_personal_data(
+        dispatcher, engine_sessions, smtp_sink, frozen_clock):
+    with unit_of_work(engine_sessions) as session:
+        owner = factories.agency(session)
+        n = factories._counter.__next__()
+        create_agency(session, factories.SYSTEM, name=f"Engine Victim Support {n}",
+                      code=f"VS{n}", agency_type=AgencyType.VICTIM_SERVICE,
+                      contact_email="referrals@support.test")
+        case = factories.asb_case(session, owner)
+        session.execute(OutboxMessage.__table__.delete())
+        enqueue(session, kind=EffectKind.REFERRAL, idempotency_key=f"refer:{case.id}",
+                case_id=case.id, payload={"service": "victim_service", "case_id": case.id,
+                                          "reason": "Vulnerability score of 22 or more."})
+    assert dispatch_once(dispatcher, 10) == {"claimed": 1, "done": 1}
+    [received] = smtp_sink.messages
+    assert received.rcpt_tos == ["referrals@support.test"]
+    text = received.part("plain")
+    assert case.reference in text
+    assert "Vulnerability score of 22 or more." in text
+    assert "Test Street" not in text  # the case title stays behind sign-in
+    assert dispatch_once(dispatcher, 10) == {"claimed": 0}
+
+
+def test_a_referral_with_no_such_service_fails_at_once_for_a_person_to_see(
+        dispatcher, engine_sessions, smtp_sink, frozen_clock):
+    with unit_of_work(engine_sessions) as session:
+        case = factories.asb_case(session, factories.agency(session))
+        session.execute(OutboxMessage.__table__.delete())
+        enqueue(session, kind=EffectKind.REFERRAL, idempotency_key=f"refer:none:{case.id}",
+                case_id=case.id, payload={"service": "no_such_service", "case_id": case.id})
+    assert dispatch_once(dispatcher, 10) == {"claimed": 1, "failed": 1}
+    failed = only_row(engine_sessions, EffectKind.REFERRAL)
+    assert "no such kind of agency" in failed.last_error
+    assert smtp_sink.messages == []
