@@ -608,14 +608,14 @@ def worker(ctx: Context, name: str | None, limit: int) -> None:
     deployments = []
     for runnable in runnable_flows(runtime.settings, "external"):
         deployment = runnable.flow.to_deployment(
-            name="casebridge", interval=runnable.interval, parameters=runnable.parameters,
+            name="casebridge", schedules=[runnable.timing.prefect_schedule()],
+            parameters=runnable.parameters,
             tags=["casebridge"], description=f"Casebridge: {runnable.entry.name} on a schedule.",
             entrypoint_type=EntrypointType.MODULE_PATH)
         # Each run's process loads the flow by this path: the one with the recording hooks.
         deployment.entrypoint = f"workflows.engine.deployed.{runnable.entry.name}"
         deployments.append(deployment)
-        click.echo(f"Serving {runnable.entry.name}/casebridge every "
-                   f"{runnable.interval.total_seconds():g} s")
+        click.echo(f"Serving {runnable.entry.name}/casebridge ({runnable.timing})")
     click.echo(f"Prefect server: {api_url}")
     # Several workers serve the same deployments: one stopping must not pause the schedule
     # for the others (Prefect's default on shutdown).
@@ -724,9 +724,9 @@ def _schedule_status(session: Any, runtime: Runtime) -> None:
     now = clock.now()
     latest = latest_runs(session)
     click.echo(f"Scheduled flows (engine_mode {settings.engine_mode}):")
-    click.echo(f"{'flow':<18} {'every':>7}  {'last run':<28} {'state':<10} next run")
+    click.echo(f"{'flow':<18} {'when':<18} {'last run':<28} {'state':<10} next run")
     for entry in SCHEDULE:
-        every = entry.interval(settings)
+        timing = entry.timing(settings)
         run = latest.get(entry.name)
         if run is None:
             last, state, due = "never", "-", None
@@ -736,7 +736,7 @@ def _schedule_status(session: Any, runtime: Runtime) -> None:
             if run.finished_at is None:
                 ended = last_finished(session, entry.name)
                 state = "running" + (f" (last {ended.state})" if ended else "")
-            due = run.started_at + every
+            due = timing.next_after(run.started_at)
         if settings.engine_mode == "off":
             upcoming = "not scheduled (engine_mode off)"
         elif due is None:
@@ -747,8 +747,7 @@ def _schedule_status(session: Any, runtime: Runtime) -> None:
             upcoming = f"OVERDUE by {_ago(now - due)}: is the engine running?"
         if run is not None and run.summary:
             state += " " + ", ".join(f"{n} {k}" for k, n in sorted(run.summary.items()))
-        click.echo(f"{entry.name:<18} {every.total_seconds():>6g}s  {last:<28} {state:<10} "
-                   f"{upcoming}")
+        click.echo(f"{entry.name:<18} {timing!s:<18} {last:<28} {state:<10} {upcoming}")
     click.echo("")
 
 

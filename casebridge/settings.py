@@ -109,6 +109,16 @@ class Settings(BaseSettings):
         default=300, ge=1, le=24 * 3600, description="How often deadlines are swept.")
     engine_review_interval_seconds: float = Field(
         default=3600, ge=1, le=7 * 24 * 3600, description="How often due reviews are opened.")
+    # Cron (minute hour day month day-of-week, in `timezone`) wins over the interval; empty:
+    # the interval. Cron cannot run more often than once a minute, so dispatch has none.
+    engine_dispatch_cron: str = Field(
+        default="", description="When queued e-mails are sent, as cron (empty: the interval).")
+    engine_sweep_cron: str = Field(
+        default="*/5 * * * *", description="When deadlines are swept, as cron (empty: the "
+                                           "interval).")
+    engine_review_cron: str = Field(
+        default="7 * * * *", description="When due reviews are opened, as cron (empty: the "
+                                         "interval); off the sweep's minutes.")
     engine_batch_size: int = Field(default=100, ge=1, le=10_000,
                                    description="Outbox rows claimed at a time.")
     engine_lease_seconds: int = Field(
@@ -171,6 +181,24 @@ class Settings(BaseSettings):
                 "a login needs smtp_tls starttls or ssl for a relay that is not on this machine"
             )
         return value
+
+    @field_validator("engine_dispatch_cron", "engine_sweep_cron", "engine_review_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        """Checked here, so a typo stops `serve` and `worker` at start, not the schedule."""
+        from apscheduler.triggers.cron import CronTrigger
+
+        expression = " ".join(value.split())
+        if not expression:
+            return ""
+        if len(expression.split()) != 5:
+            raise ValueError("a cron expression has five fields: minute hour day-of-month "
+                             f"month day-of-week (got {expression!r})")
+        try:
+            CronTrigger.from_crontab(expression)
+        except ValueError as exc:
+            raise ValueError(f"{expression!r} is not a cron expression: {exc}") from None
+        return expression
 
     @property
     def effective_smtp_port(self) -> int:

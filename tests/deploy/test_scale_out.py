@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from email.utils import parseaddr
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -166,6 +167,23 @@ def _deliveries(sink: SmtpSink, keys: list[str]) -> tuple[set[str], Counter[str]
     expected = {message_id_for(key, parseaddr(SENDER)[1]) for key in keys}
     arrived = Counter(m.message_id for m in sink.messages if m.message_id in expected)
     return expected, arrived
+
+
+def test_the_workers_deploy_each_flow_on_its_schedule(workers, prefect_server):
+    """What the Prefect server holds: the sweep and the reviews on cron in the partnership's
+    time zone, the dispatch every few seconds (cron cannot go under a minute)."""
+    found = httpx.post(f"{prefect_server}/deployments/filter", json={}, timeout=10)
+    found.raise_for_status()
+    schedules = {}
+    for deployment in found.json():
+        flow = httpx.get(f"{prefect_server}/flows/{deployment['flow_id']}", timeout=10).json()
+        schedules[flow["name"]] = [entry["schedule"] for entry in deployment["schedules"]]
+    assert schedules["sweep_deadlines"] == [
+        {"cron": "*/5 * * * *", "timezone": "Europe/London", "day_or": True}]
+    assert schedules["scheduled_reviews"] == [
+        {"cron": "7 * * * *", "timezone": "Europe/London", "day_or": True}]
+    [dispatch] = schedules["dispatch_outbox"]
+    assert dispatch["interval"] == 4.0
 
 
 def test_500_emails_through_two_workers_arrive_exactly_once(workers, sessions, sink):

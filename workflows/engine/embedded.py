@@ -96,16 +96,18 @@ class EmbeddedEngine:
                 return
             now = datetime.now(UTC)
             for n, runnable in enumerate(flows):
-                first = now + (runnable.interval if n == 0 else timedelta(seconds=n))
-                scheduler.add_job(self._run_flow, "interval", args=[runnable],
+                trigger = runnable.timing.apscheduler_trigger()
+                # The first flow has just run; the others start soon, a second apart, so a
+                # fresh server catches up on the deadlines it missed while it was down.
+                first = (trigger.get_next_fire_time(None, now) if n == 0
+                         else now + timedelta(seconds=n))
+                scheduler.add_job(self._run_flow, trigger, args=[runnable],
                                   id=runnable.entry.name, name=runnable.entry.name,
-                                  seconds=runnable.interval.total_seconds(),
                                   next_run_time=first)
             scheduler.start()
             self.state = "running"
             log.info("engine: running %s in this process (pid %s)",
-                     ", ".join(f"{r.entry.name} every {r.interval.total_seconds():g} s"
-                               for r in flows), os.getpid())
+                     ", ".join(f"{r.entry.name} ({r.timing})" for r in flows), os.getpid())
             try:
                 while not self._stop.wait(LOCK_CHECK_SECONDS):
                     if not self.lock.still_held():
