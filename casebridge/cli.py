@@ -690,7 +690,7 @@ def engine_dispatch(
 def engine_status(ctx: Context) -> None:
     """The outbox backlog by status and kind, and failed effects with their errors."""
     from storage.outbox.dispatch import backlog
-    from workflows.engine.effects import SUPPORTED_KINDS
+    from workflows.engine.dispatch import SUPPORTED_KINDS
 
     runtime = ctx.require_schema()
     with unit_of_work(runtime.sessions) as session:

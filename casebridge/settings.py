@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     engine_retry_base_seconds: float = Field(
         default=30, ge=0.1, le=24 * 3600,
         description="First back-off after a failed attempt; it doubles each attempt.")
+    engine_webhook_timeout_seconds: float = Field(
+        default=10, gt=0, le=120,
+        description="Give up on a partner's webhook that does not answer after this long.")
 
     @classmethod
     def settings_customise_sources(

@@ -4,9 +4,13 @@ Each row gets its own short transactions (check the lease and compose; then mark
 transaction is open while the relay is talking, so a slow relay never holds database locks.
 The Prefect flow in `workflows.engine.flows` only wraps these.
 
+A prepared row is an e-mail (sent over the batch's SMTP connection, then marked on the
+held connection) or another `Delivery` (a partner webhook, a letter): its `send` runs with no
+transaction open, then its `record` and the done mark commit together in one transaction.
+
 A crash after sending but before marking leaves the row claimed; when the lease expires it
-is sent again with the same Message-ID (at least once, recognisably the same message), and
-never lost. Logs name row ids and kinds only: payloads may hold an address.
+is sent again with the same Message-ID or Idempotency-Key (at least once, recognisably the
+same message), and never lost. Logs name row ids and kinds only: payloads may hold an address.
 """
 
 from __future__ import annotations
@@ -29,13 +33,32 @@ from casebridge.settings import Settings
 from storage.db import unit_of_work
 from storage.outbox import dispatch as outbox
 from storage.outbox.models import EffectKind, OutboxMessage
-from workflows.engine.effects import COMPOSERS, SUPPORTED_KINDS, Undeliverable
+from workflows.engine.effects import (
+    Composer,
+    Delivery,
+    Undeliverable,
+    compose_agency_notice,
+    compose_email,
+    compose_referral,
+)
 from workflows.engine.mail import MailConfig, Mailer, build_message, is_permanent
 
 log = logging.getLogger("casebridge.engine")
 
 # Outcomes of one row, as counted in reports.
 DONE, RETRYING, FAILED, SKIPPED, RELEASED = "done", "retrying", "failed", "skipped", "released"
+
+# What carries out each kind of row (the rest stay pending, logged as not supported yet).
+COMPOSERS: dict[EffectKind, Composer] = {
+    EffectKind.EMAIL: compose_email,
+    EffectKind.NOTIFY_AGENCY: compose_agency_notice,
+    EffectKind.REFERRAL: compose_referral,
+}
+SUPPORTED_KINDS = frozenset(COMPOSERS)
+
+# What a row is ready to do once its lease is checked: an e-mail and its envelope
+# recipients, another delivery, or nothing (the row is done with nothing to send).
+Prepared = tuple[EmailMessage, list[str]] | Delivery | None
 
 
 @dataclass
@@ -54,10 +77,15 @@ class Dispatcher:
             self.mail = MailConfig.from_settings(self.settings)
 
     @property
+    def send_timeout(self) -> float:
+        """The longest one send may take: the relay's or a partner webhook's timeout."""
+        assert self.mail is not None
+        return max(self.mail.timeout, self.settings.engine_webhook_timeout_seconds)
+
+    @property
     def lease_margin(self) -> timedelta:
         """Do not start a send that could outlast our lease (another worker would take it)."""
-        assert self.mail is not None
-        return min(timedelta(seconds=self.mail.timeout + 5), self.policy.lease / 2)
+        return min(timedelta(seconds=self.send_timeout + 5), self.policy.lease / 2)
 
 
 def retry_policy(settings: Settings) -> outbox.RetryPolicy:
@@ -98,9 +126,9 @@ def run_effects(dispatcher: Dispatcher, worker: str, ids: list[int]) -> dict[str
     """
     counts: Counter[str] = Counter()
     assert dispatcher.mail is not None
-    # How long a chunk's lease check holds for a send that may take the whole mail timeout.
+    # How long a chunk's lease check holds for a send that may take the whole timeout.
     fresh_for = (dispatcher.lease_margin
-                 - timedelta(seconds=dispatcher.mail.timeout)).total_seconds()
+                 - timedelta(seconds=dispatcher.send_timeout)).total_seconds()
     with Mailer(dispatcher.mail) as mailer, _Marker(dispatcher) as marker:
         for start in range(0, len(ids), PREPARE_CHUNK):
             checked_at = time.monotonic()
@@ -165,9 +193,10 @@ class _Marker:
 
 def _prepare_chunk(
     dispatcher: Dispatcher, worker: str, ids: list[int], counts: Counter[str]
-) -> list[tuple[int, tuple[EmailMessage, list[str]] | None]]:
-    """Check the leases of `ids` and compose their e-mails in one transaction (a savepoint
-    per row, so one row's failure is recorded without undoing the others)."""
+) -> list[tuple[int, Prepared]]:
+    """Check the leases of `ids` and compose their e-mails (and other deliveries) in one
+    transaction (a savepoint per row, so one row's failure is recorded without undoing the
+    others)."""
     ready = []
     with unit_of_work(dispatcher.sessions) as session:
         live = outbox.live_leases(session, ids, worker, dispatcher.lease_margin)
@@ -212,8 +241,10 @@ def _let_go(session: Session, message_id: int, worker: str) -> str:
 
 
 def _deliver(dispatcher: Dispatcher, mailer: Mailer, marker: _Marker, worker: str,
-             message_id: int, prepared: tuple[EmailMessage, list[str]] | None) -> str:
+             message_id: int, prepared: Prepared) -> str:
     """Send (unless there is nothing to send) and mark the row done at once."""
+    if isinstance(prepared, Delivery):
+        return _deliver_other(dispatcher, worker, message_id, prepared)
     if prepared is not None:
         email, recipients = prepared
         try:
@@ -225,17 +256,36 @@ def _deliver(dispatcher: Dispatcher, mailer: Mailer, marker: _Marker, worker: st
             log.warning("outbox row %s: relay refused %d of %d recipients", message_id,
                         len(refused), len(recipients))
     if not marker.done(message_id, worker):
-        log.warning("outbox row %s was taken over before it was marked done", message_id)
-        return SKIPPED
+        return _taken_over(message_id)
     return DONE
 
 
-def _prepare(
-    session: Session, settings: Settings, message: OutboxMessage
-) -> tuple[EmailMessage, list[str]] | None:
+def _deliver_other(dispatcher: Dispatcher, worker: str, message_id: int,
+                   delivery: Delivery) -> str:
+    """Send with no transaction open, then record what it made and mark the row done in one
+    transaction: both or neither, so a retry never records a second copy."""
+    try:
+        delivery.send()
+    except Exception as exc:
+        with unit_of_work(dispatcher.sessions) as session:
+            return _failed(session, dispatcher, worker, message_id, exc)
+    with unit_of_work(dispatcher.sessions) as session:
+        delivery.record(session)
+        if outbox.mark_done(session, message_id, worker):
+            return DONE
+        session.rollback()
+    return _taken_over(message_id)
+
+
+def _taken_over(message_id: int) -> str:
+    log.warning("outbox row %s was taken over before it was marked done", message_id)
+    return SKIPPED
+
+
+def _prepare(session: Session, settings: Settings, message: OutboxMessage) -> Prepared:
     outgoing = COMPOSERS[message.kind](session, message, settings)
-    if outgoing is None:
-        return None
+    if outgoing is None or isinstance(outgoing, Delivery):
+        return outgoing
     email = build_message(template=outgoing.template, context=outgoing.context,
                           recipients=outgoing.recipients,
                           idempotency_key=message.idempotency_key, sender=settings.mail_from)

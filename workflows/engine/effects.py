@@ -31,7 +31,7 @@ from storage.cases.models import (
 )
 from storage.errors import NotFound
 from storage.escalations.models import Escalation
-from storage.outbox.models import EffectKind, OutboxMessage
+from storage.outbox.models import OutboxMessage
 from storage.workflows.services import definition_of, version_row
 from workflows.model import Definition
 
@@ -50,20 +50,33 @@ class Outgoing:
     recipients: list[str]
 
 
+class Delivery:
+    """A row's effect that is not an e-mail (a partner webhook, a letter). The dispatcher
+    calls `send` with no transaction open (a slow partner never holds database locks), then
+    `record` in the transaction that marks the row done, so what it writes is committed
+    exactly when the row is done, once."""
+
+    def send(self) -> None:
+        """What happens outside the database; raise to retry (or Undeliverable to stop)."""
+
+    def record(self, session: Session) -> None:
+        """What must be committed with the done mark (flush, never commit)."""
+
+
 # None: nothing to send any more (e.g. the action was settled first); the row is done.
-Composer = Callable[[Session, OutboxMessage, Settings], Outgoing | None]
+Composer = Callable[[Session, OutboxMessage, Settings], Outgoing | Delivery | None]
 
 
 def compose_agency_notice(
     session: Session, message: OutboxMessage, settings: Settings
 ) -> Outgoing | None:
     """NOTIFY_AGENCY, queued by assign_action: tell the agency that owes an action."""
-    action = _get(session, Action, _id(message.payload, "action_id"))
+    action = get_row(session, Action, payload_id(message.payload, "action_id"))
     if action is None:
         raise Undeliverable(f"action {message.payload.get('action_id')} does not exist")
     if action.status in (ActionStatus.DONE, ActionStatus.DECLINED):
         return None
-    agency = _get(session, Agency, action.assigned_agency_id)
+    agency = get_row(session, Agency, action.assigned_agency_id)
     assert agency is not None  # a foreign key
     recipients = []
     if action.assigned_user_id is not None:
@@ -71,7 +84,7 @@ def compose_agency_notice(
     recipients += agency_addresses(session, agency)
     if not recipients:
         raise Undeliverable(f"agency {agency.id} has no contact address and no active users")
-    case = _get(session, Case, action.case_id)
+    case = get_row(session, Case, action.case_id)
     assert case is not None
     context = {
         **_case_context(session, case, settings),
@@ -96,7 +109,7 @@ def compose_email(
     if payload.get("escalation_id") is not None:
         return compose_escalation(session, message, settings)
     case_id = payload.get("case_id", message.case_id)
-    case = _get(session, Case, case_id) if case_id is not None else None
+    case = get_row(session, Case, case_id) if case_id is not None else None
     if case_id is not None and case is None:
         raise Undeliverable(f"case {case_id} does not exist")
     recipients = _recipients(session, case, payload.get("recipient") or {})
@@ -117,17 +130,17 @@ def compose_escalation(
     """EMAIL queued by the deadline sweep: a warning, or a breach escalated to a manager.
     Nothing is sent if the work was done, the case paused or closed, or the deadline moved
     since (a moved deadline gets an escalation of its own)."""
-    escalation = _get(session, Escalation, _id(message.payload, "escalation_id"))
+    escalation = get_row(session, Escalation, payload_id(message.payload, "escalation_id"))
     if escalation is None:
         raise Undeliverable(f"escalation {message.payload.get('escalation_id')} does not exist")
-    case = _get(session, Case, escalation.case_id)
+    case = get_row(session, Case, escalation.case_id)
     assert case is not None  # a foreign key
     if case.status is not CaseStatus.OPEN:
         return None
     context: dict[str, Any] = {**_case_context(session, case, settings),
                                "level": escalation.level.value}
     if escalation.stage_instance_id is not None:
-        stage = _get(session, StageInstance, escalation.stage_instance_id)
+        stage = get_row(session, StageInstance, escalation.stage_instance_id)
         if (stage is None or stage.status is not StageStatus.ACTIVE
                 or stage.due_at != escalation.due_at):
             return None
@@ -137,11 +150,11 @@ def compose_escalation(
                     "link": _link(settings, f"/cases/{case.reference}"),
                     "link_text": f"Open case {case.reference}"}
     else:
-        action = _get(session, Action, escalation.action_id)
+        action = get_row(session, Action, escalation.action_id)
         if (action is None or action.status in (ActionStatus.DONE, ActionStatus.DECLINED)
                 or action.due_at != escalation.due_at):
             return None
-        agency = _get(session, Agency, action.assigned_agency_id)
+        agency = get_row(session, Agency, action.assigned_agency_id)
         # An action's title is free text (it may name someone): the e-mail names the agency.
         context |= {"what": "action", "stage_name": None,
                     "agency_name": agency.name if agency else "an agency",
@@ -151,7 +164,7 @@ def compose_escalation(
     recipients = [a for user_id in escalation.recipient_user_ids
                   for a in _user_address(session, user_id)]
     if escalation.notify_agency_id is not None:
-        agency = _get(session, Agency, escalation.notify_agency_id)
+        agency = get_row(session, Agency, escalation.notify_agency_id)
         recipients += agency_addresses(session, agency) if agency is not None else []
     if not recipients:
         raise Undeliverable(f"escalation {escalation.id} has no active recipient with an address")
@@ -164,7 +177,7 @@ def compose_referral(
     """REFERRAL, queued when a stage refers the victim to a service (e.g. victim support,
     a domestic abuse service): every active agency of that type is told which case, why (the
     case type's own words, not the victim's) and whom to contact for it."""
-    case = _get(session, Case, _id(message.payload, "case_id"))
+    case = get_row(session, Case, payload_id(message.payload, "case_id"))
     if case is None:
         raise Undeliverable(f"case {message.payload.get('case_id')} does not exist")
     service = str(message.payload.get("service") or "")
@@ -177,7 +190,7 @@ def compose_referral(
     recipients = [address for agency in services for address in agency_addresses(session, agency)]
     if not recipients:
         raise Undeliverable(f"no active {service} agency with an address to refer to")
-    owner = _get(session, Agency, case.owning_agency_id)
+    owner = get_row(session, Agency, case.owning_agency_id)
     context = {
         **_case_context(session, case, settings),
         "service_names": ", ".join(agency.name for agency in services),
@@ -188,14 +201,6 @@ def compose_referral(
         "link_text": f"Open case {case.reference}",
     }
     return Outgoing("referral", context, _unique(recipients))
-
-
-COMPOSERS: dict[EffectKind, Composer] = {
-    EffectKind.EMAIL: compose_email,
-    EffectKind.NOTIFY_AGENCY: compose_agency_notice,
-    EffectKind.REFERRAL: compose_referral,
-}
-SUPPORTED_KINDS = frozenset(COMPOSERS)
 
 
 # --- recipients ---------------------------------------------------------------------------
@@ -223,7 +228,7 @@ def agency_addresses(session: Session, agency: Agency, role: str | None = None) 
 
 
 def _user_address(session: Session, user_id: int) -> list[str]:
-    user = _get(session, User, user_id)
+    user = get_row(session, User, user_id)
     return [user.email] if user is not None and user.active else []
 
 
@@ -237,7 +242,7 @@ def _recipients(session: Session, case: Case | None, recipient: dict[str, Any]) 
         raise Undeliverable("the payload names no recipient")
     if case is None:
         raise Undeliverable(f"recipient {kind!r} needs a case")
-    owner = _get(session, Agency, case.owning_agency_id)
+    owner = get_row(session, Agency, case.owning_agency_id)
     assert owner is not None
     role = recipient.get("role")
     if kind == "lead":
@@ -300,7 +305,7 @@ def _definition(session: Session, case: Case) -> Definition | None:
     return memo[key]
 
 
-def _get(session: Session, model: type[_M], ident: Any) -> _M | None:
+def get_row(session: Session, model: type[_M], ident: Any) -> _M | None:
     """session.get, keeping what it loads for the rest of the transaction: the identity map
     holds objects weakly, so without this every row of a chunk loaded its case and its
     recipient again."""
@@ -337,7 +342,7 @@ def _link(settings: Settings, path: str) -> str | None:
     return f"{settings.public_url}{path}" if settings.public_url else None
 
 
-def _id(payload: dict[str, Any], name: str) -> int:
+def payload_id(payload: dict[str, Any], name: str) -> int:
     try:
         return int(payload[name])
     except (KeyError, TypeError, ValueError):

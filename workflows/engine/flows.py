@@ -55,17 +55,20 @@ def claim_outbox(worker: str, batch_size: int) -> list[tuple[int, str]]:
             dispatch.claim(current_dispatcher(), worker, batch_size)]
 
 
-@task(name="send-emails", **TASK_OPTIONS)
-def send_emails(worker: str, ids: list[int]) -> dict[str, int]:
+def run_effects(worker: str, ids: list[int]) -> dict[str, int]:
     return dispatch.run_effects(current_dispatcher(), worker, ids)
 
 
-@task(name="notify-agencies", **TASK_OPTIONS)
-def notify_agencies(worker: str, ids: list[int]) -> dict[str, int]:
-    return dispatch.run_effects(current_dispatcher(), worker, ids)
-
-
-EFFECT_TASKS = {EffectKind.EMAIL: send_emails, EffectKind.NOTIFY_AGENCY: notify_agencies}
+# One task per kind, named for what it does in Prefect's UI; every kind the dispatcher
+# claims has one (a claimed kind without a task would stop the flow run).
+EFFECT_TASKS = {
+    kind: task(run_effects, name=name, **TASK_OPTIONS)
+    for kind, name in ((EffectKind.EMAIL, "send-emails"),
+                       (EffectKind.NOTIFY_AGENCY, "notify-agencies"),
+                       (EffectKind.REFERRAL, "send-referrals"),
+                       (EffectKind.WEBHOOK, "call-webhooks"),
+                       (EffectKind.LETTER, "render-letters"))
+}
 
 
 @flow(name="dispatch_outbox", persist_result=False, validate_parameters=True)

@@ -10,7 +10,12 @@ from storage.db import unit_of_work
 from storage.outbox.models import EffectKind, OutboxMessage, OutboxStatus
 from storage.outbox.services import enqueue
 from tests import factories
-from workflows.engine.flows import dispatch_outbox, use_dispatcher
+from workflows.engine.dispatch import SUPPORTED_KINDS
+from workflows.engine.flows import EFFECT_TASKS, dispatch_outbox, use_dispatcher
+
+
+def test_every_kind_the_dispatcher_claims_has_a_task():
+    assert set(EFFECT_TASKS) >= SUPPORTED_KINDS
 
 
 def test_the_flow_drains_the_outbox_in_batches_and_returns_only_counts(
@@ -29,7 +34,8 @@ def test_the_flow_drains_the_outbox_in_batches_and_returns_only_counts(
                     payload={"template": "stage_assigned", "case_id": case.id,
                              "stage": "report", "sequence": 1,
                              "recipient": {"user_id": user.id}}, case_id=case.id)
-        enqueue(session, kind=EffectKind.LETTER, idempotency_key="flow:letter", payload={})
+        enqueue(session, kind=EffectKind.CREATE_ACTIONS, idempotency_key="flow:unsupported",
+                payload={})
     with use_dispatcher(dispatcher):
         result = dispatch_outbox(batch_size=4)
     assert result == {"claimed": 12, "done": 12}
@@ -38,7 +44,7 @@ def test_the_flow_drains_the_outbox_in_batches_and_returns_only_counts(
     with engine_sessions() as session:
         counts = dict(session.execute(select(OutboxMessage.status, func.count())
                                       .group_by(OutboxMessage.status)).all())
-    assert counts == {OutboxStatus.DONE: 12, OutboxStatus.PENDING: 1}  # the letter waits
+    assert counts == {OutboxStatus.DONE: 12, OutboxStatus.PENDING: 1}  # unsupported: waits
     with use_dispatcher(dispatcher):
         assert dispatch_outbox(batch_size=4) == {}
     assert len(smtp_sink.messages) == 12
