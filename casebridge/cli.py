@@ -14,7 +14,7 @@ from casebridge.runtime import Runtime, build_runtime
 from casebridge.settings import SettingsError, load_settings
 from storage.accounts.models import Role
 from storage.actors import Actor
-from storage.agencies.models import Agency, AgencyType
+from storage.agencies.models import Agency, AgencyType, WebhookEvent
 from storage.db import unit_of_work
 from storage.errors import ServiceError
 from workflows.engine.embedded import prepare_local_prefect
@@ -178,6 +178,75 @@ def agencies_list(ctx: Context) -> None:
             click.echo("No agencies yet: add one with `casebridge agencies create`.")
 
 
+@agencies.group("webhook")
+def agencies_webhook() -> None:
+    """An agency's own system, told of its new actions and referrals (see the README)."""
+
+
+@agencies_webhook.command("add")
+@click.option("--agency", "agency_code", required=True, help="Code of the agency it is for.")
+@click.option("--url", required=True, help="Where to POST: https (http only on this machine).")
+@click.option("--event", "events", multiple=True,
+              type=click.Choice([event.value for event in WebhookEvent]),
+              help="Repeat for several; default: every event.")
+@pass_context
+def agencies_webhook_add(ctx: Context, agency_code: str, url: str,
+                         events: tuple[str, ...]) -> None:
+    """Set up a webhook; prints its signing secret, once."""
+    from storage.agencies.webhooks import EVENTS, add_webhook
+
+    with _service_errors(), unit_of_work(ctx.require_schema().sessions) as session:
+        agency = _agency_or_fail(session, agency_code)
+        webhook = add_webhook(session, CLI_ACTOR, agency_id=agency.id, url=url,
+                              events=events or EVENTS)
+    click.echo(f"Webhook {webhook.id} for {agency.code}: {', '.join(webhook.events)}.")
+    click.echo("Signing secret (shown only now: give it to the partner's system, which checks "
+               f"each call's Casebridge-Signature with it):\n{webhook.secret}")
+
+
+@agencies_webhook.command("list")
+@click.option("--agency", "agency_code", help="Only this agency's.")
+@pass_context
+def agencies_webhook_list(ctx: Context, agency_code: str | None) -> None:
+    """List webhooks (secrets are never shown again)."""
+    from sqlalchemy import select
+
+    from storage.agencies.webhooks import list_webhooks
+
+    with unit_of_work(ctx.require_schema().sessions) as session:
+        agency_id = _agency_or_fail(session, agency_code).id if agency_code else None
+        codes = dict(session.execute(select(Agency.id, Agency.code)).tuples().all())
+        rows = list_webhooks(session, agency_id)
+        for webhook in rows:
+            state = "active" if webhook.active else "disabled"
+            click.echo(f"{webhook.id:>6} {codes[webhook.agency_id]:<12} {state:<9} "
+                       f"{','.join(webhook.events):<32} {webhook.url}")
+        if not rows:
+            click.echo("No webhooks: add one with `casebridge agencies webhook add`.")
+
+
+@agencies_webhook.command("disable")
+@click.argument("webhook_id", type=int, metavar="ID")
+@pass_context
+def agencies_webhook_disable(ctx: Context, webhook_id: int) -> None:
+    """Stop calling a webhook, including calls queued and not yet made."""
+    from storage.agencies.webhooks import disable_webhook
+
+    with _service_errors(), unit_of_work(ctx.require_schema().sessions) as session:
+        disable_webhook(session, CLI_ACTOR, webhook_id=webhook_id)
+    click.echo(f"Webhook {webhook_id} disabled.")
+
+
+def _agency_or_fail(session: Any, code: str) -> Agency:
+    from storage.agencies.services import agency_by_code
+
+    agency = agency_by_code(session, code)
+    if agency is None:
+        raise click.ClickException(
+            f"No agency has the code {code.upper()}: see `casebridge agencies list`.")
+    return agency
+
+
 @main.group()
 def users() -> None:
     """User accounts."""
@@ -201,16 +270,11 @@ def users_create(
 ) -> None:
     """Add a user to an agency. Asks for the password unless told otherwise."""
     from storage.accounts.services import create_user
-    from storage.agencies.services import agency_by_code
 
     runtime = ctx.require_schema()
     password = _read_password(password_stdin, no_password)
     with _service_errors(), unit_of_work(runtime.sessions) as session:
-        agency = agency_by_code(session, agency_code)
-        if agency is None:
-            raise click.ClickException(
-                f"No agency has the code {agency_code.upper()}: see `casebridge agencies list`."
-            )
+        agency = _agency_or_fail(session, agency_code)
         user = create_user(
             session, CLI_ACTOR, agency_id=agency.id, email=email, display_name=display_name,
             roles=roles, password=password, job_title=job_title,

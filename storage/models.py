@@ -1,7 +1,7 @@
 """Every model, imported once so the metadata Alembic compares against is complete."""
 
 from storage.accounts.models import Role, User, UserRole
-from storage.agencies.models import Agency, AgencyType
+from storage.agencies.models import Agency, AgencyType, AgencyWebhook, WebhookEvent
 from storage.audit.models import AuditAction, AuditChainHead, AuditEntry
 from storage.base import Base
 from storage.cases.models import (
@@ -54,6 +54,7 @@ __all__ = [
     "AddressKind",
     "Agency",
     "AgencyType",
+    "AgencyWebhook",
     "AgendaItem",
     "Attendance",
     "AuditAction",
@@ -96,5 +97,6 @@ __all__ = [
     "UserRole",
     "Vulnerability",
     "VulnerabilityKind",
+    "WebhookEvent",
     "WorkflowDefinition",
 ]

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, created_at, enum_column, intpk
+from storage.base import Base, BigIntKey, JSONDocument, created_at, enum_column, intpk
 
 
 class AgencyType(enum.StrEnum):
@@ -40,3 +41,35 @@ class Agency(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[created_at]
+
+
+class WebhookEvent(enum.StrEnum):
+    """What an agency's own system can be told, by webhook, about work for that agency."""
+
+    ACTION_ASSIGNED = "action.assigned"  # an action on a case is given to the agency
+    CASE_REFERRED = "case.referred"  # a case is referred to agencies of the agency's type
+
+
+class AgencyWebhook(Base):
+    """An agency's own system, told of work for the agency by a signed POST of ids and
+    references (never names, addresses or case notes). The secret signs each POST; it has to
+    be kept as it is (an HMAC key cannot be hashed), and is shown once, when it is made."""
+
+    __tablename__ = "agency_webhooks"
+    __table_args__ = (
+        CheckConstraint("url LIKE 'https://%' OR url LIKE 'http://%'", name="url_is_http"),
+        CheckConstraint("length(secret) >= 32", name="secret_long_enough"),
+        CheckConstraint("active = (disabled_at IS NULL)", name="disabled_at_iff_inactive"),
+    )
+
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(
+        BigIntKey, ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSONDocument)  # WebhookEvent values
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+    disabled_at: Mapped[datetime | None]

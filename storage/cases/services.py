@@ -18,7 +18,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from casebridge import clock
 from storage.accounts.models import User
 from storage.actors import Actor
-from storage.agencies.models import Agency
+from storage.agencies.models import Agency, WebhookEvent
+from storage.agencies.webhooks import queue_webhooks
 from storage.audit.models import AuditAction
 from storage.audit.services import changed_fields, record, snapshot
 from storage.cases.models import (
@@ -166,6 +167,10 @@ def assign_action(
         payload={"template": "action_assigned", "action_id": action.id},
         case_id=case.id,
     )
+    queue_webhooks(session, WebhookEvent.ACTION_ASSIGNED,
+                   agencies=Agency.id == assigned_agency_id,
+                   key=f"action-assigned:{action.id}",
+                   payload={"case_id": case.id, "action_id": action.id}, case_id=case.id)
     return action
 
 

@@ -19,7 +19,8 @@ from casebridge import clock
 from forms.loader import shipped_forms
 from storage.accounts.models import Role, User
 from storage.actors import Actor
-from storage.agencies.models import Agency
+from storage.agencies.models import Agency, WebhookEvent
+from storage.agencies.webhooks import queue_webhooks
 from storage.audit.models import AuditAction
 from storage.audit.services import changed_fields, record, snapshot
 from storage.cases import services as low
@@ -373,13 +374,16 @@ def _apply(
                              "recipient": _worker_payload(effect.to)},
                     case_id=case.id)
         elif isinstance(effect, wf.Referral):
-            enqueue(session, kind=EffectKind.REFERRAL,
-                    idempotency_key=f"refer:{case.id}:{effect.stage}:{effect.sequence}:"
-                                    f"{effect.service}",
+            key = f"refer:{case.id}:{effect.stage}:{effect.sequence}:{effect.service}"
+            enqueue(session, kind=EffectKind.REFERRAL, idempotency_key=key,
                     payload={"service": effect.service, "case_id": case.id,
                              "stage": effect.stage, "sequence": effect.sequence,
                              "reason": effect.reason},
                     case_id=case.id)
+            queue_webhooks(session, WebhookEvent.CASE_REFERRED,
+                           agencies=Agency.agency_type == effect.service, key=key,
+                           payload={"case_id": case.id, "service": effect.service},
+                           case_id=case.id)
         elif isinstance(effect, wf.RiskChanged):
             case.risk_level = RiskLevel(effect.new)
         elif isinstance(effect, wf.CaseClosed):

@@ -42,7 +42,7 @@ def test_status_dispatch_and_retry(run_cli, scratch_engine, smtp_sink, prefect_h
         broken = enqueue(session, kind=EffectKind.EMAIL, idempotency_key="cli:broken",
                          payload={"template": "no_such_template",
                                   "recipient": {"address": "private.person@home.test"}})
-        enqueue(session, kind=EffectKind.WEBHOOK, idempotency_key="cli:hook", payload={})
+        enqueue(session, kind=EffectKind.CREATE_ACTIONS, idempotency_key="cli:ca", payload={})
 
     dispatched = run_cli("engine", "dispatch", "--once", "--batch", "10")
     assert dispatched.exit_code == 0, dispatched.output
@@ -50,7 +50,7 @@ def test_status_dispatch_and_retry(run_cli, scratch_engine, smtp_sink, prefect_h
     assert [m.rcpt_tos for m in smtp_sink.messages] == [["triage@housing.test"]]
 
     status = run_cli("engine", "status").output
-    assert "webhook" in status
+    assert "create_actions" in status
     assert "(not supported yet)" in status
     assert f"{broken.id:>8} email" in status
     assert "TemplateMissing: no e-mail template 'no_such_template'" in status

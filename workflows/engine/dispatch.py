@@ -42,6 +42,7 @@ from workflows.engine.effects import (
     compose_referral,
 )
 from workflows.engine.mail import MailConfig, Mailer, build_message, is_permanent
+from workflows.engine.webhooks import compose_webhook
 
 log = logging.getLogger("casebridge.engine")
 
@@ -53,6 +54,7 @@ COMPOSERS: dict[EffectKind, Composer] = {
     EffectKind.EMAIL: compose_email,
     EffectKind.NOTIFY_AGENCY: compose_agency_notice,
     EffectKind.REFERRAL: compose_referral,
+    EffectKind.WEBHOOK: compose_webhook,
 }
 SUPPORTED_KINDS = frozenset(COMPOSERS)
 

@@ -17,7 +17,8 @@ from storage.outbox.dispatch import RetryPolicy
 from storage.outbox.models import OutboxMessage
 from storage.workflows.services import publish_shipped
 from tests.conftest import empty_database
-from workflows.engine.dispatch import Dispatcher
+from workflows.engine import dispatch
+from workflows.engine.dispatch import Dispatcher, dispatch_once
 
 POLICY = RetryPolicy(max_attempts=4, base_delay=timedelta(seconds=30),
                      max_delay=timedelta(minutes=10), lease=timedelta(minutes=5))
@@ -64,3 +65,16 @@ def sweep_sessions(engine_db, engine_sessions):
     with engine_db.begin() as connection:
         connection.execute(delete(Case))
     return engine_sessions
+
+
+def dispatch_and_crash_before_marking(dispatcher, monkeypatch) -> None:
+    """One dispatch whose worker dies after carrying out its first row and before marking
+    it done: the row stays claimed until its lease runs out."""
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker killed between sending and marking")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(dispatch.outbox, "mark_done", crash)
+        with pytest.raises(RuntimeError):
+            dispatch_once(dispatcher, 10)

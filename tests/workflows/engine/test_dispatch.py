@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from storage.accounts.models import Role, User
@@ -17,7 +16,7 @@ from storage.outbox.dispatch import retry
 from storage.outbox.models import EffectKind, OutboxMessage, OutboxStatus
 from storage.outbox.services import enqueue
 from tests import factories
-from tests.workflows.engine.conftest import POLICY
+from tests.workflows.engine.conftest import POLICY, dispatch_and_crash_before_marking
 from workflows.engine import dispatch
 from workflows.engine.dispatch import dispatch_once
 from workflows.engine.mail import message_id_for
@@ -137,15 +136,7 @@ def test_an_email_to_a_user_id_or_an_address(dispatcher, engine_sessions, smtp_s
 def test_a_crash_after_sending_loses_nothing_and_resends_the_same_message(
         dispatcher, engine_sessions, smtp_sink, frozen_clock, monkeypatch):
     _, action, _, _, _ = assigned_action(engine_sessions, frozen_clock)
-    real_mark_done = dispatch.outbox.mark_done
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("worker killed between send and mark")
-
-    monkeypatch.setattr(dispatch.outbox, "mark_done", crash)
-    with pytest.raises(RuntimeError):
-        dispatch_once(dispatcher, 10)
-    monkeypatch.setattr(dispatch.outbox, "mark_done", real_mark_done)
+    dispatch_and_crash_before_marking(dispatcher, monkeypatch)
     assert len(smtp_sink.messages) == 1
     stuck = only_row(engine_sessions, EffectKind.NOTIFY_AGENCY)
     assert stuck.status is OutboxStatus.CLAIMED
@@ -208,14 +199,14 @@ def test_an_agency_with_no_one_to_tell_fails_at_once(
 def test_kinds_not_supported_yet_stay_pending_and_are_logged_by_id(
         dispatcher, engine_sessions, smtp_sink, frozen_clock, caplog):
     with unit_of_work(engine_sessions) as session:
-        webhook = enqueue(session, kind=EffectKind.WEBHOOK, idempotency_key="hook:1",
-                          payload={"url": "https://partner.test/secret-person-name"})
+        unsupported = enqueue(session, kind=EffectKind.CREATE_ACTIONS, idempotency_key="ca:1",
+                              payload={"title": "secret-person-name"})
     with caplog.at_level(logging.WARNING, logger="casebridge.engine"):
         assert dispatch_once(dispatcher, 10) == {"claimed": 0}
-    row = outbox_row(engine_sessions, webhook.id)
+    row = outbox_row(engine_sessions, unsupported.id)
     assert (row.status, row.attempts, row.last_error) == (OutboxStatus.PENDING, 0, None)
-    assert f"outbox row {webhook.id} (kind webhook) left pending: not supported yet" in (
-        caplog.text)
+    assert (f"outbox row {unsupported.id} (kind create_actions) left pending: not supported "
+            "yet") in caplog.text
     assert "secret-person-name" not in caplog.text
 
 
