@@ -73,6 +73,8 @@ def _effect(e: EffectSpec) -> str:
         return f"action for {e.to.describe() if e.to else '?'}: {e.title}, due in {e.due}{when}"
     if e.kind is EffectKind.REFER:
         return f"refer to {str(e.service).replace('_', ' ')}: {e.reason}{when}"
+    if e.kind is EffectKind.LETTER:
+        return f"letter to the {e.recipient}: {e.template}{when}"
     if e.kind is EffectKind.SET_STATUS:
         return f"status becomes '{e.status}'"
     return f"risk level set from {e.risk_from}"

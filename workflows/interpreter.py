@@ -277,6 +277,14 @@ class Referral:
 
 
 @dataclass(frozen=True)
+class LetterRequested:
+    template: str
+    to: str  # a participant role on the case: victim, complainant, applicant
+    stage: str
+    sequence: int
+
+
+@dataclass(frozen=True)
 class RiskChanged:
     old: str | None
     new: str
@@ -315,8 +323,8 @@ class OverrideRecorded:
 
 
 Effect = (StageOpened | StageCompleted | StageCancelled | StageRescheduled | ActionRequested
-          | Notification | Referral | RiskChanged | StatusChanged | CaseClosed | CaseReopened
-          | CasePaused | CaseResumed | OverrideRecorded)
+          | Notification | Referral | LetterRequested | RiskChanged | StatusChanged | CaseClosed
+          | CaseReopened | CasePaused | CaseResumed | OverrideRecorded)
 
 
 @dataclass(frozen=True)
@@ -618,6 +626,9 @@ class _Run:
         elif spec.kind is EffectKind.REFER:
             self.effects.append(Referral(str(spec.service), spec.reason or "", run.key,
                                          run.sequence))
+        elif spec.kind is EffectKind.LETTER:
+            self.effects.append(LetterRequested(str(spec.template), str(spec.recipient),
+                                                run.key, run.sequence))
         elif spec.kind is EffectKind.SET_STATUS:
             self._set_status(str(spec.status))
         elif spec.kind is EffectKind.SET_RISK:

@@ -153,6 +153,7 @@ class EffectKind(enum.StrEnum):
     REFER = "refer"
     SET_STATUS = "set_status"
     SET_RISK = "set_risk"
+    LETTER = "letter"
 
 
 @dataclass(frozen=True)
@@ -161,13 +162,14 @@ class EffectSpec:
 
     kind: EffectKind
     to: Worker | None = None  # notify / create_action: who
-    template: str | None = None  # notify: which message
+    template: str | None = None  # notify: which message; letter: which letter
     title: str | None = None  # create_action
     due: Duration | None = None  # create_action
     service: str | None = None  # refer: agency type referred to
     reason: str | None = None  # refer
     status: str | None = None  # set_status: business status shown on the case
     risk_from: str | None = None  # set_risk: a name in the guard context, e.g. scores.dash.band
+    recipient: str | None = None  # letter: whom on the case it is written to (victim...)
     when: str | None = None
 
 

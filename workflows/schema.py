@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
+from workflows.letters import LETTER_RECIPIENTS
 from workflows.model import (
     Anchor,
     AnchorKind,
@@ -132,21 +133,34 @@ class ReferSchema(Schema):
     when = fields.String(load_default=None)
 
 
+class LetterSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    template = fields.String(required=True, validate=KEY)
+    recipient = fields.String(
+        required=True, data_key="to", validate=validate.OneOf(
+            LETTER_RECIPIENTS, error="a letter goes to " + ", ".join(LETTER_RECIPIENTS[:-1])
+            + f" or {LETTER_RECIPIENTS[-1]}: the people on the case it is about"))
+    when = fields.String(load_default=None)
+
+
 class EffectField(fields.Field):
-    """A one-key mapping: notify, create_action, refer, set_status or set_risk."""
+    """A one-key mapping: notify, create_action, refer, letter, set_status or set_risk."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> EffectSpec:
         if not isinstance(value, dict) or len(value) != 1:
             raise ValidationError(
-                "each effect is one of notify, create_action, refer, set_status, set_risk"
+                "each effect is one of notify, create_action, refer, letter, set_status, "
+                "set_risk"
             )
         (name, body), = value.items()
         try:
             kind = EffectKind(name)
         except ValueError:
             raise ValidationError(
-                f"'{name}' is not an effect: use notify, create_action, refer, set_status "
-                "or set_risk"
+                f"'{name}' is not an effect: use notify, create_action, refer, letter, "
+                "set_status or set_risk"
             ) from None
         if kind is EffectKind.SET_STATUS:
             if not isinstance(body, str) or not body.strip():
@@ -157,7 +171,7 @@ class EffectField(fields.Field):
                 raise ValidationError("set_risk takes a name such as scores.dash.band")
             return EffectSpec(kind, risk_from=body.strip())
         schema = {EffectKind.NOTIFY: NotifySchema, EffectKind.CREATE_ACTION: CreateActionSchema,
-                  EffectKind.REFER: ReferSchema}[kind]()
+                  EffectKind.REFER: ReferSchema, EffectKind.LETTER: LetterSchema}[kind]()
         loaded = schema.load(body if isinstance(body, dict) else {})
         return EffectSpec(kind, **loaded)
 

@@ -22,6 +22,7 @@ from rules.expressions import (
 )
 from storage.accounts.models import Role
 from storage.agencies.models import AgencyType
+from workflows.letters import letter_templates
 from workflows.model import (
     CLOSED,
     AnchorKind,
@@ -156,6 +157,10 @@ class _Checker:
             self._worker((*path, "to"), effect.to)
         if effect.kind is EffectKind.REFER and effect.service not in AGENCY_TYPES:
             self.add((*path, "service"), self._unknown_agency_type(str(effect.service)))
+        if effect.kind is EffectKind.LETTER and effect.template not in letter_templates():
+            self.add((*path, "template"),
+                     f"there is no letter '{effect.template}': use one of "
+                     + ", ".join(sorted(letter_templates())))
         if effect.when:
             self._guard((*path, "when"), stage, effect.when)
         if effect.kind is EffectKind.SET_RISK:

@@ -28,8 +28,10 @@ from storage.cases.models import (
     Action,
     ActionStatus,
     Case,
+    CaseParticipant,
     CaseShare,
     CaseStatus,
+    ParticipantRole,
     RiskLevel,
     StageInstance,
     StageStatus,
@@ -384,6 +386,8 @@ def _apply(
                            agencies=Agency.agency_type == effect.service, key=key,
                            payload={"case_id": case.id, "service": effect.service},
                            case_id=case.id)
+        elif isinstance(effect, wf.LetterRequested):
+            _queue_letters(session, case, effect)
         elif isinstance(effect, wf.RiskChanged):
             case.risk_level = RiskLevel(effect.new)
         elif isinstance(effect, wf.CaseClosed):
@@ -404,6 +408,24 @@ def _apply(
                    detail={"override": effect.reason, "to": list(effect.to)})
     case.workflow_state = outcome.state.variables()
     session.flush()
+
+
+def _queue_letters(session: Session, case: Case, effect: wf.LetterRequested) -> None:
+    """One LETTER row per person on the case in the role written to (none if nobody is):
+    ids and the template only, the engine reads the name and address when it renders."""
+    people = session.scalars(
+        select(CaseParticipant.person_id).where(
+            CaseParticipant.case_id == case.id, CaseParticipant.role == ParticipantRole(effect.to),
+            CaseParticipant.person_id.is_not(None))
+        .order_by(CaseParticipant.id)
+    ).all()
+    for person_id in dict.fromkeys(people):
+        enqueue(session, kind=EffectKind.LETTER,
+                idempotency_key=f"letter:{case.id}:{effect.stage}:{effect.sequence}:"
+                                f"{effect.template}:{person_id}",
+                payload={"case_id": case.id, "person_id": person_id,
+                         "template": effect.template},
+                case_id=case.id)
 
 
 def _resolve_worker(

@@ -26,3 +26,6 @@ class Document(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(BigIntKey, ForeignKey("users.id"))
     uploaded_at: Mapped[created_at]
+    # A document the engine made (a letter): the key of the outbox row that made it, so a
+    # retry after a crash finds it instead of making a second one.
+    outbox_key: Mapped[str | None] = mapped_column(String(200), index=True, unique=True)

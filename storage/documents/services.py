@@ -22,6 +22,7 @@ def attach_document(
     filename: str,
     content_type: str,
     stream: BinaryIO,
+    outbox_key: str | None = None,
 ) -> Document:
     if session.get(Case, case_id) is None:
         raise NotFound("Case", case_id)
@@ -36,6 +37,7 @@ def attach_document(
         size_bytes=stored.size_bytes,
         sha256=stored.sha256,
         uploaded_by_id=actor.user_id,
+        outbox_key=outbox_key,
     )
     session.add(document)
     session.flush()

@@ -170,6 +170,13 @@ def case(*edits: tuple[str, str], message: str, path: str, at: tuple[str, ...] |
 
 
 
+def letter(body: str, *, message: str, path: str, effect: str = "letter") -> Invalid:
+    """The check stage writes a letter on entry: `- letter: <body>`."""
+    return case(("    name: Check\n",
+                 f"    name: Check\n    on_enter:\n      - {effect}: {body}\n"),
+                message=message, path=path, at=(f"- {effect}:",))
+
+
 def stage_named(name: str) -> Invalid:
     return case(("  check:\n", f"  {name}:\n"), ("- to: check", f"- to: {name}"),
                 ("    name: Check\n", "    name: Check\n    deadline: {within: 2 fortnights}\n"),
@@ -351,6 +358,26 @@ INVALID = [
                        "  review:\n"),
                       message="'closed' is reserved", path="stages.closed", at=("  closed:",)),
                  id="reserved-stage-name-closed"),
+    pytest.param(letter("{template: closure_leter, to: victim}",
+                        message="there is no letter 'closure_leter': use one of "
+                                "case_review_outcome, closure_letter",
+                        path="stages.check.on_enter[0].template"),
+                 id="letter-unknown-template"),
+    pytest.param(letter("{template: closure_letter, to: perpetrator}",
+                        message="a letter goes to victim, complainant or applicant",
+                        path="stages.check.on_enter[0].to"),
+                 id="letter-to-someone-it-cannot-go-to"),
+    pytest.param(letter("{to: victim}", message="Missing data for required field",
+                        path="stages.check.on_enter[0].template"),
+                 id="letter-without-a-template"),
+    pytest.param(letter("{template: closure_letter, to: victim, copies: 2}",
+                        message="Unknown field", path="stages.check.on_enter[0].copies"),
+                 id="letter-unknown-key"),
+    pytest.param(letter("{template: closure_letter, to: victim}", effect="lettre",
+                        message="'lettre' is not an effect: use notify, create_action, "
+                                "refer, letter, set_status or set_risk",
+                        path="stages.check.on_enter[0]"),
+                 id="letter-misspelt"),
 ]
 
 
@@ -368,6 +395,27 @@ def test_invalid_definition_is_rejected_with_message_line_and_path(invalid: Inva
 
 
 # --- positive checks -------------------------------------------------------------------
+
+
+def test_a_letter_to_the_victim_loads_and_the_interpreter_asks_for_it():
+    from datetime import UTC, datetime
+
+    from workflows.interpreter import Interpreter, LetterRequested, OpenCase, SubmitStage
+    from workflows.model import EffectKind, EffectSpec
+
+    text = edit(("    name: Check\n", "    name: Check\n    on_enter:\n"
+                 "      - letter: {template: closure_letter, to: victim}\n"))
+    definition = load_definition_text(text, "case.yaml", FORMS)
+    assert definition.stage("check").on_enter == (
+        EffectSpec(EffectKind.LETTER, template="closure_letter", recipient="victim"),)
+    interpreter = Interpreter(definition, FORMS)
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    state = interpreter.start(OpenCase(at=at)).state
+    state = interpreter.handle(state, SubmitStage(at=at, stage="intake", sequence=1,
+                                                  answers={"kind": "a", "urgent": "no"})).state
+    effects = interpreter.handle(state, SubmitStage(at=at, stage="work", sequence=1,
+                                                    answers={"done": "yes"})).effects
+    assert LetterRequested("closure_letter", "victim", "check", 1) in effects
 
 
 def test_the_base_definition_loads():

@@ -41,6 +41,7 @@ from workflows.engine.effects import (
     compose_email,
     compose_referral,
 )
+from workflows.engine.letters import compose_letter
 from workflows.engine.mail import MailConfig, Mailer, build_message, is_permanent
 from workflows.engine.webhooks import compose_webhook
 
@@ -55,6 +56,7 @@ COMPOSERS: dict[EffectKind, Composer] = {
     EffectKind.NOTIFY_AGENCY: compose_agency_notice,
     EffectKind.REFERRAL: compose_referral,
     EffectKind.WEBHOOK: compose_webhook,
+    EffectKind.LETTER: compose_letter,
 }
 SUPPORTED_KINDS = frozenset(COMPOSERS)
 

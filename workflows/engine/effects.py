@@ -87,7 +87,7 @@ def compose_agency_notice(
     case = get_row(session, Case, action.case_id)
     assert case is not None
     context = {
-        **_case_context(session, case, settings),
+        **case_context(session, case, settings),
         "agency_name": agency.name,
         "due": _when(action.due_at, settings),
         "link": _link(settings, f"/actions/{action.id}"),
@@ -117,7 +117,7 @@ def compose_email(
         raise Undeliverable("no active recipient with an address")
     context: dict[str, Any] = {"link": _link(settings, "/"), "link_text": "Open Casebridge"}
     if case is not None:
-        context |= _case_context(session, case, settings)
+        context |= case_context(session, case, settings)
         context |= _stage_context(session, case, payload, settings)
         context |= {"link": _link(settings, f"/cases/{case.reference}"),
                     "link_text": f"Open case {case.reference}"}
@@ -137,7 +137,7 @@ def compose_escalation(
     assert case is not None  # a foreign key
     if case.status is not CaseStatus.OPEN:
         return None
-    context: dict[str, Any] = {**_case_context(session, case, settings),
+    context: dict[str, Any] = {**case_context(session, case, settings),
                                "level": escalation.level.value}
     if escalation.stage_instance_id is not None:
         stage = get_row(session, StageInstance, escalation.stage_instance_id)
@@ -192,7 +192,7 @@ def compose_referral(
         raise Undeliverable(f"no active {service} agency with an address to refer to")
     owner = get_row(session, Agency, case.owning_agency_id)
     context = {
-        **_case_context(session, case, settings),
+        **case_context(session, case, settings),
         "service_names": ", ".join(agency.name for agency in services),
         "reason": str(message.payload.get("reason") or ""),
         "owner_name": owner.name if owner else "the agency that owns the case",
@@ -266,7 +266,7 @@ def _recipients(session: Session, case: Case | None, recipient: dict[str, Any]) 
 # --- what the templates may show ----------------------------------------------------------
 
 
-def _case_context(session: Session, case: Case, settings: Settings) -> dict[str, Any]:
+def case_context(session: Session, case: Case, settings: Settings) -> dict[str, Any]:
     definition = _definition(session, case)
     return {"case_reference": case.reference,
             "case_type_name": definition.name if definition else case.case_type}

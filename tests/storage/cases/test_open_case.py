@@ -7,6 +7,7 @@ from storage.cases.models import CaseStatus, RiskLevel, StageStatus
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState
 from storage.outbox.models import OutboxMessage
 from tests import factories
+from workflows.loader import latest_shipped
 
 
 def test_cases_get_sequential_references_and_start_in_the_definitions_first_stage(
@@ -17,7 +18,8 @@ def test_cases_get_sequential_references_and_start_in_the_definitions_first_stag
     second = factories.asb_case(session, owner)
     assert (first.reference, second.reference) == ("ASB-2026-000001", "ASB-2026-000002")
     assert first.status is CaseStatus.OPEN
-    assert (first.case_type, first.definition_version, first.version) == ("asb", 1, 1)
+    assert (first.case_type, first.definition_version, first.version) == (
+        "asb", latest_shipped()["asb"].version, 1)
     report = factories.active_stage(first, "report")
     # Monday 09:00 UTC + 1 working day = end of Tuesday, 17:00 London (GMT in March).
     assert report.due_at == datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
