@@ -127,6 +127,15 @@ class Settings(BaseSettings):
     engine_retry_base_seconds: float = Field(
         default=30, ge=0.1, le=24 * 3600,
         description="First back-off after a failed attempt; it doubles each attempt.")
+    detectors_file: str = Field(
+        default="", description="A YAML file changing the detectors' thresholds (repeat "
+                                "victim, Case Review, MARAC); empty: the shipped defaults.")
+    engine_detect_interval_seconds: float = Field(
+        default=3600, ge=1, le=7 * 24 * 3600,
+        description="How often the detectors sweep every subject.")
+    engine_detect_cron: str = Field(
+        default="23 * * * *", description="When the detectors sweep, as cron (empty: the "
+                                          "interval); off the other flows' minutes.")
     engine_webhook_timeout_seconds: float = Field(
         default=10, gt=0, le=120,
         description="Give up on a partner's webhook that does not answer after this long.")
@@ -185,7 +194,21 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("engine_dispatch_cron", "engine_sweep_cron", "engine_review_cron")
+    @field_validator("detectors_file")
+    @classmethod
+    def _detectors(cls, value: str) -> str:
+        """A detectors file with a mistake stops start-up, with every problem and its line."""
+        if value:
+            from rules.detectors.config import DetectorConfigError, load
+
+            try:
+                load(value)
+            except DetectorConfigError as exc:
+                raise ValueError("; ".join(str(p) for p in exc.problems)) from None
+        return value
+
+    @field_validator("engine_dispatch_cron", "engine_sweep_cron", "engine_review_cron",
+                     "engine_detect_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
         """Checked here, so a typo stops `serve` and `worker` at start, not the schedule."""
@@ -274,6 +297,7 @@ class Settings(BaseSettings):
             "smtp_password": "(set)" if self.smtp_password else "",
             "smtp_timeout_seconds": self.smtp_timeout_seconds,
             "mail_from": self.mail_from,
+            "detectors_file": self.detectors_file,
             **{name: getattr(self, name) for name in type(self).model_fields
                if name.startswith("engine_")},
         }

@@ -21,6 +21,7 @@ from storage.cases.models import (
     StageInstance,
     StageStatus,
 )
+from storage.detections.models import Detection
 from storage.documents.models import Document
 from storage.engine.models import EngineRun
 from storage.escalations.models import Escalation
@@ -68,6 +69,7 @@ __all__ = [
     "CaseStatus",
     "ContactMethod",
     "DefinitionStatus",
+    "Detection",
     "Document",
     "EffectKind",
     "EngineRun",

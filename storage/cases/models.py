@@ -92,6 +92,8 @@ class Case(Base):
         CheckConstraint("length(definition_hash) = 64", name="definition_hash_sha256"),
         CheckConstraint("version >= 1", name="version_positive"),
         Index("ix_cases_status_type", "status", "case_type"),
+        # The detectors' sweep reads every report opened in a window (rules/detectors).
+        Index("ix_cases_opened_at", "opened_at"),
     )
 
     id: Mapped[intpk]

@@ -121,6 +121,10 @@ def compose_email(
         context |= _stage_context(session, case, payload, settings)
         context |= {"link": _link(settings, f"/cases/{case.reference}"),
                     "link_text": f"Open case {case.reference}"}
+    if payload.get("detection_id") is not None:  # a detector's hit (rules/detectors)
+        from workflows.engine.detections import detection_context
+
+        context |= detection_context(session, payload, settings)
     return Outgoing(str(template), context, _unique(recipients))
 
 
