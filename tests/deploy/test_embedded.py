@@ -113,3 +113,48 @@ def _done(sessions) -> int:
     with sessions() as session:
         return session.scalar(select(func.count()).where(
             OutboxMessage.status == OutboxStatus.DONE)) or 0
+
+
+def test_a_temporary_server_left_by_a_killed_serve_is_stopped_by_the_next(
+        served_database, smtp_sink, tmp_path):
+    """SIGKILL (or the OOM killer) gives serve no chance to stop Prefect's temporary server;
+    the next serve on the same data_dir stops it instead of leaving it running for ever."""
+    sessions = make_session_factory(served_database)
+    env = clean_env(
+        CASEBRIDGE_DATABASE_URL=served_database.url.render_as_string(hide_password=False),
+        CASEBRIDGE_DATA_DIR=str(tmp_path / "data"),
+        CASEBRIDGE_SMTP_HOST=smtp_sink.host, CASEBRIDGE_SMTP_PORT=str(smtp_sink.port),
+        CASEBRIDGE_MAIL_FROM=SENDER, CASEBRIDGE_ENGINE_DISPATCH_INTERVAL_SECONDS="2")
+
+    def runs_by(process: Process) -> int:
+        with sessions() as session:
+            return session.scalar(select(func.count()).where(
+                EngineRun.runner.endswith(f":{process.pid}"),
+                EngineRun.finished_at.is_not(None))) or 0
+
+    killed = Process([str(BIN / "casebridge"), "serve", "--port", str(free_port())], env,
+                     tmp_path / "killed.log")
+    second = None
+    try:
+        noted = tmp_path / "data" / "prefect-temporary-servers"
+        wait_for("a flow run by the first serve", lambda: runs_by(killed) > 0, timeout=180)
+        servers = descendants(killed.pid)
+        assert servers, "the engine's Prefect server should be a child of serve"
+        wait_for("the server noted in data_dir", lambda: noted.exists() and any(
+            line.split()[0] == str(pid) for pid in servers
+            for line in noted.read_text().splitlines()), timeout=30)
+        killed.popen.kill()
+        killed.popen.wait(30)
+        time.sleep(2)
+        assert any(map(pid_alive, servers)), "Prefect's server outlives a SIGKILLed serve"
+
+        second = Process([str(BIN / "casebridge"), "serve", "--port", str(free_port())], env,
+                         tmp_path / "second.log")
+        wait_for("the orphaned temporary server to be stopped",
+                 lambda: not any(map(pid_alive, servers)), timeout=120)
+        assert "left behind by a process that was killed" in second.output()
+        wait_for("a flow run by the second serve", lambda: runs_by(second) > 0, timeout=180)
+    finally:
+        for process in (killed, second):
+            if process is not None:
+                process.terminate(timeout=10)

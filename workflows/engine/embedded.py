@@ -5,15 +5,19 @@ Started in a background thread, because Prefect's first start (its temporary ser
 seconds and the web app must answer at once. Only the process that holds the engine lock
 (`guard.EngineLock`) runs the schedule; the others wait on standby and take over if that
 process stops or dies. Stopping waits for a flow run in progress, then releases the lock;
-Prefect's temporary server is a child process that Prefect stops at interpreter exit.
+Prefect's temporary server is a child process that Prefect stops at interpreter exit; a
+process killed outright (SIGKILL, the OOM killer) cannot stop it, so each server is noted in
+data_dir and the next engine to start stops any whose owner is gone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from casebridge.runtime import Runtime
 from casebridge.settings import Settings
@@ -37,10 +41,99 @@ def prepare_local_prefect(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
+# How Prefect's temporary server shows in a process list (`python -m uvicorn ... --factory
+# prefect.server.api.server:create_app`).
+TEMPORARY_SERVER_MARK = b"prefect.server.api.server:create_app"
+
+
+class TemporaryServers:
+    """Prefect's temporary servers started by engines on this data_dir, as "server owner"
+    pid pairs in a small file. Linux only (/proc); elsewhere it does nothing."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / "prefect-temporary-servers"
+
+    def note_children(self) -> bool:
+        """Record the temporary servers this process has started; False if none yet."""
+        owner = os.getpid()
+        found = [pid for pid in _pids() if _parent(pid) == owner and _is_temporary_server(pid)]
+        if found:
+            known = self._read()
+            known.update(dict.fromkeys(found, owner))
+            self._write(known)
+        return bool(found)
+
+    def stop_orphans(self) -> list[int]:
+        """SIGTERM every noted server whose owner is gone; returns their pids."""
+        known, stopped = self._read(), []
+        for server, owner in list(known.items()):
+            if _alive(owner) and _parent(server) == owner:
+                continue
+            if _alive(server) and _is_temporary_server(server):
+                try:
+                    os.kill(server, signal.SIGTERM)
+                    stopped.append(server)
+                except OSError:
+                    pass
+            del known[server]
+        self._write(known)
+        for pid in stopped:
+            log.warning("engine: stopped Prefect's temporary server (pid %s) left behind by "
+                        "a process that was killed", pid)
+        return stopped
+
+    def _read(self) -> dict[int, int]:
+        try:
+            lines = self.path.read_text().split("\n")
+        except OSError:
+            return {}
+        pairs = (line.split() for line in lines)
+        return {int(p[0]): int(p[1]) for p in pairs if len(p) == 2 and all(
+            x.isdigit() for x in p)}
+
+    def _write(self, known: dict[int, int]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("".join(f"{s} {o}\n" for s, o in sorted(known.items())))
+        except OSError as exc:  # a read-only data_dir must not stop the engine
+            log.warning("engine: could not note Prefect's temporary server: %s", exc)
+
+
+def _pids() -> list[int]:
+    try:
+        return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    except OSError:
+        return []
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _is_temporary_server(pid: int) -> bool:
+    try:
+        return TEMPORARY_SERVER_MARK in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 class EmbeddedEngine:
     def __init__(self, runtime: Runtime, *, lock_retry: float = LOCK_RETRY_SECONDS) -> None:
         self.runtime = runtime
         self.lock = EngineLock(runtime.engine, runtime.settings.data_dir)
+        self.temporary_servers = TemporaryServers(runtime.settings.data_dir)
+        self._servers_noted = False
         self.lock_retry = lock_retry
         self.state = "new"  # standby, running, stopped
         self._stop = threading.Event()
@@ -91,6 +184,7 @@ class EmbeddedEngine:
             # The first run, alone, starts Prefect's temporary server: flows started together
             # on a cold process would each start one of their own.
             if flows:
+                self.temporary_servers.stop_orphans()
                 self._run_flow(flows[0])
             if self._stop.is_set():
                 return
@@ -117,8 +211,7 @@ class EmbeddedEngine:
                 scheduler.shutdown(wait=True)
         self.lock.release()
 
-    @staticmethod
-    def _run_flow(runnable: object) -> None:
+    def _run_flow(self, runnable: object) -> None:
         from workflows.engine.schedule import Runnable
 
         assert isinstance(runnable, Runnable)
@@ -127,3 +220,6 @@ class EmbeddedEngine:
         except Exception as exc:
             # The run's failure is recorded (engine_runs, Prefect); the schedule goes on.
             log.warning("engine: %s failed: %s", runnable.entry.name, type(exc).__name__)
+        finally:
+            if not self._servers_noted:  # Prefect started its server with the first run
+                self._servers_noted = self.temporary_servers.note_children()
