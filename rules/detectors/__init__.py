@@ -36,8 +36,19 @@ from storage.detections.services import Recorded, message_for, record_hits
 
 log = logging.getLogger("casebridge.rules.detectors")
 
-__all__ = ["DetectorConfigError", "DetectorsConfig", "Hit", "Recorded", "detect_for_case",
-           "find_all", "for_settings", "load", "repeat_victim_counts", "sweep"]
+__all__ = [
+    "DetectorConfigError",
+    "DetectorsConfig",
+    "Hit",
+    "Recorded",
+    "detect_for_case",
+    "find_all",
+    "for_settings",
+    "load",
+    "repeat_victim_counts",
+    "report_counts",
+    "sweep",
+]
 
 
 def detect_for_case(session: Session, config: DetectorsConfig, case_id: int,
@@ -91,16 +102,23 @@ def sweep(sessions: sessionmaker[Session], config: DetectorsConfig,
     return totals
 
 
+def report_counts(session: Session, config: DetectorsConfig, name: str, subject_ids: list[int],
+                  as_of: datetime) -> dict[int, int]:
+    """Each subject's reports in a detector's window, counted as that detector counts them
+    (incidents once), for the pages that show the count beside the rule: the intake's
+    duplicate check and the profiles. Subjects with none are left out."""
+    if not subject_ids:
+        return {}
+    counting = replace(config[name], reports=1, enabled=True, once_per_window=False)
+    ids = {"person_ids": subject_ids} if counting.subject == "person" else {
+        "location_ids": subject_ids}
+    return {hit.subject_id: hit.reports for hit in find_hits(
+        session, config, counting, as_of, recorded=True, **ids)}
+
+
 def repeat_victim_counts(session: Session, config: DetectorsConfig, person_ids: list[int],
                          as_of: datetime) -> dict[int, int]:
-    """Each person's reports in the repeat-victim window (incidents counted once), for the
-    pages that show the count beside the rule (intake's duplicate check, profiles)."""
-    if not person_ids:
-        return {}
-    detector = config["repeat_victim"]
-    counting = replace(detector, reports=1, enabled=True, once_per_window=False)
-    return {hit.subject_id: hit.reports for hit in find_hits(
-        session, config, counting, as_of, person_ids=person_ids, recorded=True)}
+    return report_counts(session, config, "repeat_victim", person_ids, as_of)
 
 
 _preview_config: DetectorsConfig | None = None

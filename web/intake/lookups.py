@@ -9,21 +9,21 @@ from datetime import date, datetime
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
+from rules.detectors import DetectorsConfig, repeat_victim_counts
+from rules.detectors import load as shipped_detectors
 from storage.access import sees_everything, visible_cases
 from storage.accounts.models import User
 from storage.agencies.models import Agency
 from storage.cases.models import Case, CaseParticipant, ParticipantRole
+from storage.detections.queries import months_before
 from storage.people.duplicates import find_possible_duplicates
 from storage.people.models import AddressKind, Location, Person, PersonAddress
 from storage.workflows.models import DefinitionStatus, WorkflowDefinition
 from storage.workflows.services import definition_of
 from workflows.model import Definition
 
-# The repeat-victim rule (shared/domain.md's default; areas use others): this many reports
-# in this many months marks someone as a repeat victim at first contact.
-REPEAT_VICTIM_REPORTS = 3
-REPEAT_VICTIM_MONTHS = 6
-# The longer window shown beside it.
+# The repeat-victim rule is the detector's (rules/detectors: 3 reports in 6 months unless
+# the partnership's detectors file says otherwise); the longer window is shown beside it.
 LONGER_WINDOW_MONTHS = 12
 # A report is a case where the person is the one who reported or was harmed.
 REPORTING_ROLES = (ParticipantRole.VICTIM, ParticipantRole.COMPLAINANT)
@@ -116,19 +116,21 @@ class Match:
     restricted: bool = False
     contact_agency: str | None = None
     contact_details: str | None = None
-    reports_recent: int = 0  # in REPEAT_VICTIM_MONTHS
+    reports_recent: int = 0  # in the repeat-victim detector's window, incidents once
     reports_year: int = 0  # in LONGER_WINDOW_MONTHS
     cases: list[CaseSeen] = field(default_factory=list)  # cases the user may see
     known_to: list[str] = field(default_factory=list)  # agencies with cases the user may not see
+    repeat_threshold: int = 3  # the repeat-victim detector's reports (set from its config)
 
     @property
     def repeat_victim(self) -> bool:
-        return self.reports_recent >= REPEAT_VICTIM_REPORTS
+        return self.reports_recent >= self.repeat_threshold
 
 
 def possible_duplicates(
     session: Session, user: User, *, given_name: str, family_name: str,
     date_of_birth: date | None, postcode: str | None, now: datetime,
+    detectors: DetectorsConfig | None = None,
 ) -> list[Match]:
     found = find_possible_duplicates(
         session, given_name=given_name, family_name=family_name, date_of_birth=date_of_birth,
@@ -144,7 +146,7 @@ def possible_duplicates(
                             postcodes.get(d.person_id))
         for d in found if d.person_id in people
     }
-    _add_history(session, user, matches, now)
+    _add_history(session, user, matches, now, detectors or shipped_detectors())
     return [matches[i] for i in ids if i in matches]
 
 
@@ -185,8 +187,10 @@ def _postcodes(session: Session, ids: list[int]) -> dict[int, str]:
     return {person_id: postcode for person_id, (_rank, postcode) in best.items()}
 
 
-def _add_history(session: Session, user: User, matches: dict[int, Match], now: datetime) -> None:
-    """Reports counted across every agency; cases listed only where the user may see them."""
+def _add_history(session: Session, user: User, matches: dict[int, Match], now: datetime,
+                 detectors: DetectorsConfig) -> None:
+    """Reports counted across every agency (in the repeat-victim window, as the detector
+    counts them); cases listed only where the user may see them."""
     visible = case((visible_cases(user), literal(True)), else_=literal(False))
     rows = session.execute(
         select(CaseParticipant.person_id, CaseParticipant.role, Case.id.label("case_id"),
@@ -197,7 +201,6 @@ def _add_history(session: Session, user: User, matches: dict[int, Match], now: d
         .where(CaseParticipant.person_id.in_(list(matches)))
         .order_by(Case.opened_at.desc(), Case.id.desc())
     ).all()
-    recent_from = months_before(now, REPEAT_VICTIM_MONTHS)
     year_from = months_before(now, LONGER_WINDOW_MONTHS)
     reports: dict[int, dict[int, datetime]] = {}
     listed: dict[int, set[int]] = {}
@@ -215,18 +218,11 @@ def _add_history(session: Session, user: User, matches: dict[int, Match], now: d
         elif row.agency_name not in match.known_to:
             match.known_to.append(row.agency_name)
     for person_id, opened in reports.items():
-        match = matches[person_id]
-        match.reports_recent = sum(1 for at in opened.values() if at >= recent_from)
-        match.reports_year = sum(1 for at in opened.values() if at >= year_from)
-
-
-def months_before(moment: datetime, months: int) -> datetime:
-    """The same time `months` calendar months earlier (the 31st becomes the month's last day)."""
-    index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    days_in_month = (date(year + (month == 12), month % 12 + 1, 1) - date(year, month, 1)).days
-    return moment.replace(year=year, month=month, day=min(moment.day, days_in_month))
+        matches[person_id].reports_year = sum(1 for at in opened.values() if at >= year_from)
+    recent = repeat_victim_counts(session, detectors, list(matches), now)
+    for person_id, match in matches.items():
+        match.reports_recent = recent.get(person_id, 0)
+        match.repeat_threshold = detectors["repeat_victim"].reports
 
 
 # --- locations --------------------------------------------------------------------------------

@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
 from casebridge import clock
+from rules import detectors
 from storage.accounts.models import User
 from storage.actors import Actor
 from storage.audit.models import AuditAction
@@ -112,8 +113,17 @@ def _create(db: Session, user: User, form: IntakeForm, case_types: lookups.CaseT
         db.rollback()  # nothing half-made stays
         form.errors.update(problem.field_errors)
         return _refuse(db, actor, form, case_types, matches)
+    # The detectors for the people and the place on it, in this request's transaction: a
+    # hit is recorded, flagged and its e-mail queued with the case, and shown at once.
+    hits = detectors.detect_for_case(db, _detectors(), case.id)
     flash(f"Case {case.reference} opened", "success")
+    for hit in hits:
+        flash(hit.message, "detector")
     return redirect(url_for("cases.show", reference=case.reference))
+
+
+def _detectors() -> detectors.DetectorsConfig:
+    return detectors.for_settings(current_app.extensions["casebridge.runtime"].settings)
 
 
 def _refuse(db: Session, actor: Actor, form: IntakeForm, case_types: lookups.CaseTypes,
@@ -135,6 +145,7 @@ def _matches(db: Session, user: User, form: IntakeForm) -> list[lookups.Match] |
         return lookups.possible_duplicates(
             db, user, given_name=form["given_name"], family_name=form["family_name"],
             date_of_birth=form.date_of_birth, postcode=form.postcode, now=clock.now(),
+            detectors=_detectors(),
         )
     except InvalidRequest as problem:
         for name, message in problem.field_errors.items():
@@ -250,7 +261,7 @@ def _page(form: IntakeForm, case_types: lookups.CaseTypes, *,
         checked=checked,
         check_first=check_first,
         new_person=NEW_PERSON,
-        repeat_reports=lookups.REPEAT_VICTIM_REPORTS,
-        repeat_months=lookups.REPEAT_VICTIM_MONTHS,
+        repeat_reports=_detectors()["repeat_victim"].reports,
+        repeat_months=_detectors()["repeat_victim"].within_months,
         year_months=lookups.LONGER_WINDOW_MONTHS,
     )

@@ -20,6 +20,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
+from rules.detectors import DetectorsConfig, report_counts
+from rules.detectors import load as shipped_detectors
+from rules.detectors.config import DetectorConfig
 from storage.access import sees_everything, visible_cases
 from storage.accounts.models import User
 from storage.agencies.models import Agency
@@ -32,19 +35,15 @@ from storage.cases.models import (
     ParticipantRole,
     RiskLevel,
 )
+from storage.detections.queries import months_before
 from storage.flags.models import Flag
 from storage.people.models import AddressKind, Location, Person, PersonAddress
 from storage.workflows.models import WorkflowDefinition
 
-# The repeat-victim rule: shared/domain.md's default (areas use others) is this many reports
-# in this many months.
-REPEAT_VICTIM_REPORTS = 3
-REPEAT_WINDOW_MONTHS = 6
-# The longer window counted beside it.
+# The repeat-victim and repeat-location (hot spot) rules are the detectors' (rules/detectors:
+# 3 reports in 6 months, 5 about one place in 6 months, unless the partnership's detectors
+# file says otherwise); the longer window is counted beside them.
 LONGER_WINDOW_MONTHS = 12
-# A local ASB Case Review variant (shared/domain.md): this many reports about one location
-# in REPEAT_WINDOW_MONTHS make it a hot spot.
-HOT_SPOT_REPORTS = 5
 # A report is a case where the person was harmed, reported it, or applied for a Case Review.
 REPORTING_ROLES = frozenset(
     {ParticipantRole.VICTIM, ParticipantRole.COMPLAINANT, ParticipantRole.APPLICANT}
@@ -76,16 +75,6 @@ def person_open_to(user: User) -> ColumnElement[bool]:
 def visible_column(user: User) -> ColumnElement[bool]:
     """visible_cases as a column: whether each row's case may be seen."""
     return case((visible_cases(user), literal(True)), else_=literal(False))
-
-
-def months_before(moment: datetime, months: int) -> datetime:
-    """The same time `months` calendar months earlier (the 31st becomes the month's last day)."""
-    index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    next_month = date(year + (month == 12), month % 12 + 1, 1)
-    days_in_month = (next_month - date(year, month, 1)).days
-    return moment.replace(year=year, month=month, day=min(moment.day, days_in_month))
 
 
 def age_on(born: date, today: date) -> int:
@@ -129,10 +118,10 @@ class HeldElsewhere:
 
 @dataclass(frozen=True)
 class ReportCounts:
-    recent: int  # in the last REPEAT_WINDOW_MONTHS
+    recent: int  # in the detector's window (recent_months), incidents counted once
     year: int  # in the last LONGER_WINDOW_MONTHS
     threshold: int  # reports in the recent window that call for attention
-    recent_months: int = REPEAT_WINDOW_MONTHS
+    recent_months: int = 6
     year_months: int = LONGER_WINDOW_MONTHS
 
     @property
@@ -187,19 +176,21 @@ class LocationProfile:
 
 
 def person_profile(session: Session, user: User, person: Person, *, now: datetime,
-                   today: date) -> PersonProfile:
+                   today: date, detectors: DetectorsConfig | None = None) -> PersonProfile:
     rows = session.execute(
         _case_rows(user).where(CaseParticipant.person_id == person.id)
     ).all()
     cases = _case_lines(rows)
-    reports = _counts(rows, now, REPEAT_VICTIM_REPORTS, roles=REPORTING_ROLES)
+    reports = _counts(session, rows, now, detectors or shipped_detectors(), "repeat_victim",
+                      person.id, roles=REPORTING_ROLES)
     works_with = (sees_everything(user) or person.created_by_agency_id == user.agency_id
                   or any(line.visible for line in cases))
     full = works_with or not person.restricted
     agencies = _agencies_working_with(session, person, rows)
     if not full:
         return PersonProfile(person=person, full=False, contact=False, age=None, cases=[],
-                             reports=ReportCounts(0, 0, REPEAT_VICTIM_REPORTS),
+                             reports=ReportCounts(0, 0, reports.threshold,
+                                                  reports.recent_months),
                              agencies=agencies)
     visible = {row.case_id: row.reference for row in rows if row.visible}
     return PersonProfile(
@@ -286,7 +277,7 @@ def _current(address: PersonAddress, today: date) -> bool:
 
 
 def location_profile(session: Session, user: User, location: Location, *, now: datetime,
-                     today: date) -> LocationProfile:
+                     today: date, detectors: DetectorsConfig | None = None) -> LocationProfile:
     rows = session.execute(
         _case_rows(user).where(CaseParticipant.location_id == location.id)
     ).all()
@@ -308,7 +299,8 @@ def location_profile(session: Session, user: User, location: Location, *, now: d
     return LocationProfile(
         location=location,
         cases=_case_lines(rows),
-        reports=_counts(rows, now, HOT_SPOT_REPORTS),
+        reports=_counts(session, rows, now, detectors or shipped_detectors(),
+                        "repeat_location", location.id),
         flags=active_flags(session, now, Flag.location_id == location.id),
         residents=list(residents.values()),
     )
@@ -378,14 +370,18 @@ def _case_lines(rows: list[Any]) -> list[CaseLine | HeldElsewhere]:
     return [*lines.values(), *sorted(held, key=lambda h: h.agency.name)]
 
 
-def _counts(rows: list[Any], now: datetime, threshold: int, *,
+def _counts(session: Session, rows: list[Any], now: datetime, detectors: DetectorsConfig,
+            detector: str, subject_id: int, *,
             roles: frozenset[ParticipantRole] | None = None) -> ReportCounts:
-    """Distinct cases (every agency's) opened in the two windows, by the reporting roles."""
+    """The detector's count in its window (every agency's, one incident once: the rule that
+    flags), and distinct cases by the reporting roles in the longer window."""
+    rule: DetectorConfig = detectors[detector]
     opened = {row.case_id: row.opened_at for row in rows if roles is None or row.role in roles}
-    recent_from = months_before(now, REPEAT_WINDOW_MONTHS)
     year_from = months_before(now, LONGER_WINDOW_MONTHS)
+    recent = report_counts(session, detectors, detector, [subject_id], now)
     return ReportCounts(
-        recent=sum(1 for at in opened.values() if recent_from <= at <= now),
+        recent=recent.get(subject_id, 0),
         year=sum(1 for at in opened.values() if year_from <= at <= now),
-        threshold=threshold,
+        threshold=rule.reports,
+        recent_months=rule.within_months,
     )

@@ -15,13 +15,23 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from casebridge import clock
 from casebridge.canonical import jsonable
+from rules import detectors
 from storage.access import may_change_person
 from storage.actors import Actor
 from storage.audit.models import AuditAction
@@ -55,7 +65,8 @@ def person(person_id: int) -> Any:
     found = db.get(Person, person_id)
     if found is None:
         abort(404)
-    profile = records.person_profile(db, user, found, now=now, today=local(now).date())
+    profile = records.person_profile(db, user, found, now=now, today=local(now).date(),
+                                     detectors=_detectors())
     record(db, current_actor(), AuditAction.VIEW, entity=found,
            detail=None if profile.full else {"view": "name and agencies only (restricted)"})
     return render_template("profiles/person.html", profile=profile, rules=records,
@@ -68,7 +79,8 @@ def location(location_id: int) -> Any:
     found = db.get(Location, location_id)
     if found is None:
         abort(404)
-    profile = records.location_profile(db, user, found, now=now, today=local(now).date())
+    profile = records.location_profile(db, user, found, now=now, today=local(now).date(),
+                                       detectors=_detectors())
     record(db, current_actor(), AuditAction.VIEW, entity=found)
     return render_template("profiles/location.html", profile=profile, rules=records)
 
@@ -198,3 +210,8 @@ def _page(person: Person, form: DetailsForm, *, version: str, status: int = 200,
         contact_methods=list(ContactMethod),
         vulnerability_kinds=list(VulnerabilityKind),
     ), status
+
+
+def _detectors() -> detectors.DetectorsConfig:
+    """The partnership's detector rules (the repeat-victim and hot-spot counts shown)."""
+    return detectors.for_settings(current_app.extensions["casebridge.runtime"].settings)

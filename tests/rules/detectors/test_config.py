@@ -37,7 +37,7 @@ def test_a_local_file_changes_only_what_it_names(tmp_path):
                      "    open_case: asb_case_review\n", encoding="utf-8")
     loaded = config.load(local)
     assert (loaded["repeat_victim"].reports, loaded["repeat_victim"].within_months) == (2, 12)
-    assert loaded["repeat_victim"].roles == ("victim", "complainant")  # kept
+    assert loaded["repeat_victim"].roles == ("victim", "complainant", "applicant")  # kept
     assert loaded["case_review_threshold"].hate_incidents == 1
     assert loaded["case_review_threshold"].open_case == "asb_case_review"
     assert loaded["marac_repeat"] == config.load()["marac_repeat"]
