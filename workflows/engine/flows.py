@@ -118,3 +118,21 @@ def scheduled_reviews(limit: int = 10_000) -> dict[str, int]:
     totals = open_due_reviews(limit)
     get_run_logger().info("scheduled reviews: %s", dict(sorted(totals.items())))
     return totals
+
+
+@task(name="run-detectors", **TASK_OPTIONS)
+def run_detectors() -> dict[str, int]:
+    from rules import detectors
+
+    dispatcher = current_dispatcher()
+    return detectors.sweep(dispatcher.sessions, detectors.for_settings(dispatcher.settings))
+
+
+@flow(name="sweep_detectors", persist_result=False, validate_parameters=True)
+def sweep_detectors() -> dict[str, int]:
+    """Record every detector hit (repeat victim, Case Review threshold, MARAC...) not yet
+    recorded, with its flag and e-mail; one set-based query per detector, idempotent. The
+    e-mails go with the next `dispatch_outbox`. Returns counts only."""
+    totals = run_detectors()
+    get_run_logger().info("detector sweep: %s", totals or "nothing new")
+    return totals
