@@ -1,5 +1,5 @@
 """`python -m bench [NAME ...]`: run the benchmarks the issues name (web, page_cost,
-duplicates, sweep, dispatch) and print each figure with its same-run baseline and ratio.
+duplicates, sweep, dispatch, detectors) and print each figure with its same-run baseline and ratio.
 Needs PostgreSQL (CASEBRIDGE_BENCH_ADMIN_URL, default postgresql://postgres@localhost/postgres)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("web", "page_cost", "duplicates", "sweep", "dispatch")
+BENCHMARKS = ("web", "page_cost", "duplicates", "sweep", "dispatch", "detectors")
 
 
 def main(argv: list[str] | None = None) -> int:
