@@ -132,7 +132,7 @@ def use_preview_config(config: DetectorsConfig | None) -> None:
 
 def _preview(session: Session, as_of: datetime) -> list[preview.WouldFire]:
     """What the detectors would record at `as_of` and have not: nothing is written."""
-    config = _preview_config or load()
+    config = _preview_config or _configured()
     found = []
     for hit in find_all(session, config, as_of):
         detector = config[hit.detector]
@@ -140,6 +140,16 @@ def _preview(session: Session, as_of: datetime) -> list[preview.WouldFire]:
             rule=f"detector:{hit.detector}", subject=f"{hit.subject} {hit.subject_id}",
             level="hit", detail=f"{message_for(detector, hit)}; newest report {hit.reference}"))
     return found
+
+
+def _configured() -> DetectorsConfig:
+    """The settings' detectors file (as `casebridge rules check` runs), else the defaults."""
+    from casebridge.settings import SettingsError, get_settings
+
+    try:
+        return for_settings(get_settings())
+    except SettingsError:
+        return load()
 
 
 preview.register("detectors", _preview)
