@@ -46,6 +46,14 @@ from storage.people.models import (
     Vulnerability,
     VulnerabilityKind,
 )
+from storage.standards.models import (
+    CalendarDay,
+    CasePause,
+    DigestItem,
+    EscalationContact,
+    StandardEscalation,
+    StandardsVersion,
+)
 from storage.workflows.models import DefinitionStatus, WorkflowDefinition
 
 __all__ = [
@@ -62,18 +70,22 @@ __all__ = [
     "AuditChainHead",
     "AuditEntry",
     "Base",
+    "CalendarDay",
     "Case",
     "CaseLink",
     "CaseParticipant",
+    "CasePause",
     "CaseShare",
     "CaseStatus",
     "ContactMethod",
     "DefinitionStatus",
     "Detection",
+    "DigestItem",
     "Document",
     "EffectKind",
     "EngineRun",
     "Escalation",
+    "EscalationContact",
     "Flag",
     "FlagKind",
     "Group",
@@ -95,6 +107,8 @@ __all__ = [
     "Role",
     "StageInstance",
     "StageStatus",
+    "StandardEscalation",
+    "StandardsVersion",
     "User",
     "UserRole",
     "Vulnerability",

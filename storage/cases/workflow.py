@@ -40,6 +40,7 @@ from storage.cases.references import next_reference
 from storage.errors import InvalidRequest, InvalidState, NotFound
 from storage.outbox.models import EffectKind
 from storage.outbox.services import enqueue
+from storage.standards.pauses import record_pause, record_resume
 from storage.workflows.services import current_version, definition_of, version_row
 from workflows import interpreter as wf
 from workflows.model import Definition, Worker, WorkerKind
@@ -399,10 +400,12 @@ def _apply(
                    detail={"reopened": effect.reason})
         elif isinstance(effect, wf.CasePaused):
             case.status = CaseStatus.PAUSED
+            record_pause(session, case.id, clock.now())
             record(session, actor, AuditAction.UPDATE, entity=case, case_id=case.id,
                    detail={"paused": effect.reason})
         elif isinstance(effect, wf.CaseResumed):
             case.status = CaseStatus.OPEN
+            record_resume(session, case.id, clock.now())
         elif isinstance(effect, wf.OverrideRecorded):
             record(session, actor, AuditAction.UPDATE, entity=case, case_id=case.id,
                    detail={"override": effect.reason, "to": list(effect.to)})
