@@ -1,9 +1,12 @@
-"""Escalation levels for deadlines, and who each level tells.
+"""Escalation levels for stage and action deadlines, and the ladder that says who each
+level tells.
 
-The smallest ladder that keeps a victim from being forgotten: a warning to whoever owes the
-work when a deadline's warning point passes, and on breach the same people plus the
-assignee's line manager (or the owning agency's managers). Issue 7's declarative ladders
-(delays, stop conditions, digests) replace LADDER; the sweep only asks it what to do.
+Deadlines use the same ladder machinery as the minimum standards (`rules.standards`): the
+published standards name the ladder deadlines use (`deadlines_ladder`), and DEADLINES is the
+one used before any is published: a warning to whoever owes the work when a deadline's
+warning point passes, and on breach the same people plus the assignee's line manager (or the
+owning agency's managers). A deadline has a warning and a breach level only; further levels
+with delays are for the standards' ladders.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from rules.standards.model import Ladder, LadderLevel, Recipient
 
 
 class Level(enum.StrEnum):
@@ -22,13 +27,18 @@ class Level(enum.StrEnum):
 class Step:
     level: Level
     template: str  # e-mail template under workflows/engine/templates/email
-    escalate_to_manager: bool
+    rung: int  # the ladder level: 0 the warning point, 1 the breach
 
 
 LADDER: dict[Level, Step] = {
-    Level.WARNING: Step(Level.WARNING, "deadline_warning", escalate_to_manager=False),
-    Level.BREACH: Step(Level.BREACH, "deadline_breach", escalate_to_manager=True),
+    Level.WARNING: Step(Level.WARNING, "deadline_warning", rung=0),
+    Level.BREACH: Step(Level.BREACH, "deadline_breach", rung=1),
 }
+
+DEADLINES = Ladder(
+    key="deadlines", name="Stage and action deadlines", warning_to=(Recipient.ASSIGNEE,),
+    levels=(LadderLevel(1, (Recipient.ASSIGNEE, Recipient.LINE_MANAGER)),),
+)
 
 # Actions carry a due date but no warning point of their own: warn this long before.
 ACTION_WARNING = timedelta(days=1)

@@ -10,8 +10,7 @@ no escalation without its e-mail, no e-mail without its escalation. Flushes, nev
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -20,8 +19,9 @@ from typing import Any
 from sqlalchemy import CompoundSelect, case, exists, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from rules.escalations import ACTION_WARNING, LADDER, Level, escalation_key
-from storage.accounts.models import Role, User, UserRole
+from rules.escalations import ACTION_WARNING, DEADLINES, LADDER, Level, escalation_key
+from rules.standards.model import Ladder
+from storage.accounts.models import User
 from storage.actors import Actor
 from storage.audit.models import AuditAction
 from storage.audit.services import record as audit
@@ -30,6 +30,7 @@ from storage.cases.models import Action, ActionStatus, Case, CaseStatus, StageIn
 from storage.escalations.models import Escalation
 from storage.outbox.models import EffectKind
 from storage.outbox.services import enqueue_many
+from storage.standards.recipients import Lookups, Parties
 
 OUTSTANDING = (ActionStatus.OPEN, ActionStatus.ACCEPTED, ActionStatus.OVERDUE)
 
@@ -107,16 +108,18 @@ def find_due(session: Session, now: datetime, *, action_warning: timedelta = ACT
             for r in rows]
 
 
-def record(session: Session, actor: Actor, due: Sequence[Due], now: datetime) -> dict[str, int]:
+def record(session: Session, actor: Actor, due: Sequence[Due], now: datetime,
+           ladder: Ladder = DEADLINES) -> dict[str, int]:
     """Record these escalations once each, queue one e-mail per new one (its idempotency key
     is the escalation's key) and audit it on its case. Returns {key: id} of the new ones:
-    a key recorded before, by this sweep or a concurrent one, is left out."""
+    a key recorded before, by this sweep or a concurrent one, is left out. Who is told is
+    the ladder's level 0 (warning) or level 1 (breach); a digest is for standards only, so
+    everyone on a deadline's ladder is e-mailed at once."""
     if not due:
         return {}
-    managers = agency_managers(session, {d.owning_agency_id for d in due
-                                         if LADDER[d.level].escalate_to_manager
-                                         and d.line_manager_id is None})
-    values = [_row(d, managers, now) for d in due]
+    lookups = Lookups.load(session, {d.owning_agency_id for d in due},
+                           {r for d in due for r in ladder.recipients(LADDER[d.level].rung)})
+    values = [_row(d, ladder, lookups, now) for d in due]
     inserted = insert_rows(session, Escalation.__table__, values, skip_conflicts_on="key",
                            returning=("id", "key"))
     new = {key: escalation_id for escalation_id, key in inserted}
@@ -138,32 +141,16 @@ def record(session: Session, actor: Actor, due: Sequence[Due], now: datetime) ->
     return new
 
 
-def agency_managers(session: Session, agency_ids: Iterable[int]) -> dict[int, list[int]]:
-    """The active managers of each agency, for breaches whose assignee has no line manager."""
-    ids = sorted(set(agency_ids))
-    if not ids:
-        return {}
-    found: dict[int, list[int]] = defaultdict(list)
-    rows = session.execute(
-        select(User.agency_id, User.id).join(UserRole, UserRole.user_id == User.id)
-        .where(User.agency_id.in_(ids), User.active.is_(True), UserRole.role == Role.MANAGER)
-        .order_by(User.agency_id, User.id))
-    for agency_id, user_id in rows:
-        found[agency_id].append(user_id)
-    return found
-
-
-def _row(due: Due, managers: dict[int, list[int]], now: datetime) -> dict[str, Any]:
-    users = [due.user_id] if due.user_id is not None else []
-    if LADDER[due.level].escalate_to_manager:
-        users += ([due.line_manager_id] if due.line_manager_id is not None
-                  else managers.get(due.owning_agency_id, []))
+def _row(due: Due, ladder: Ladder, lookups: Lookups, now: datetime) -> dict[str, Any]:
+    users, notify = lookups.resolve(
+        ladder.recipients(LADDER[due.level].rung),
+        Parties(due.user_id, due.agency_id, due.line_manager_id, due.owning_agency_id))
     return {
         "key": due.key, "case_id": due.case_id, "level": due.level, "due_at": due.due_at,
         "stage_instance_id": due.target_id if due.kind == "stage" else None,
         "action_id": due.target_id if due.kind == "action" else None,
-        "recipient_user_ids": list(dict.fromkeys(users)),
+        "recipient_user_ids": users,
         # No one person owes it: the agency that does is told (its contact or its people).
-        "notify_agency_id": due.agency_id if due.user_id is None else None,
+        "notify_agency_id": notify,
         "created_at": now,
     }

@@ -88,11 +88,11 @@ class _Words:
             if (entry.entity_type in ("action_updates", "escalations")
                     and isinstance(after.get("action_id"), int)):
                 action_ids.add(after["action_id"])
-            if entry.entity_type == "escalations":
+            if entry.entity_type in ("escalations", "standard_escalations"):
                 if isinstance(after.get("stage_instance_id"), int):
                     stage_ids.add(after["stage_instance_id"])
-                user_ids.update(u for u in after.get("recipient_user_ids") or ()
-                                if isinstance(u, int))
+                user_ids.update(u for key in ("recipient_user_ids", "digest_user_ids")
+                                for u in after.get(key) or () if isinstance(u, int))
             for key in ("agency_id", "assigned_agency_id", "notify_agency_id"):
                 if isinstance(after.get(key), int):
                     agency_ids.add(after[key])
@@ -247,6 +247,26 @@ class _Words:
         if after.get("level") == "breach":
             return f"Deadline missed for {what}: escalated", detail
         return f"Deadline warning for {what}", detail
+
+    def _standard_escalations(self, entry: AuditEntry,
+                              changes: dict[str, Any]) -> tuple[str | None, str | None]:
+        after = changes.get("after") or {}
+        name = after.get("name") or str(after.get("standard") or "a standard").replace("_", " ")
+        level = after.get("level")
+        told = [self.users[u].display_name for u in after.get("recipient_user_ids") or ()
+                if u in self.users]
+        if isinstance(after.get("notify_agency_id"), int):
+            told.append(self.agency_name(after["notify_agency_id"]))
+        digest = [self.users[u].display_name for u in after.get("digest_user_ids") or ()
+                  if u in self.users]
+        parts = ([f"E-mailed {', '.join(told)}"] if told else []) + (
+            [f"In the daily digest of {', '.join(digest)}"] if digest else [])
+        detail = "; ".join(parts) or None
+        if level == 0:
+            return f"Minimum standard due soon: {name}", detail
+        if level == 1:
+            return f"Minimum standard missed: {name}", detail
+        return f"Minimum standard missed: {name} (escalation level {level})", detail
 
     def _case_shares(self, entry: AuditEntry,
                      changes: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -108,6 +108,12 @@ def compose_email(
         raise Undeliverable("the payload names no template")
     if payload.get("escalation_id") is not None:
         return compose_escalation(session, message, settings)
+    if payload.get("standard_escalation_id") is not None or payload.get("digest_user_id"):
+        from workflows.engine import standards_mail  # minimum standards (rules/standards)
+
+        if payload.get("digest_user_id"):
+            return standards_mail.compose_digest(session, message, settings)
+        return standards_mail.compose_standard_escalation(session, message, settings)
     case_id = payload.get("case_id", message.case_id)
     case = get_row(session, Case, case_id) if case_id is not None else None
     if case_id is not None and case is None:

@@ -136,3 +136,18 @@ def sweep_detectors() -> dict[str, int]:
     totals = run_detectors()
     get_run_logger().info("detector sweep: %s", totals or "nothing new")
     return totals
+
+
+@task(name="queue-digests", **TASK_OPTIONS)
+def queue_digests() -> dict[str, int]:
+    dispatcher = current_dispatcher()
+    return sweeps.send_digests(dispatcher.sessions, dispatcher.settings.timezone)
+
+
+@flow(name="send_digests", persist_result=False, validate_parameters=True)
+def send_digests() -> dict[str, int]:
+    """Queue the daily digests of minimum-standard escalations that are due (once a day per
+    recipient, after the standards' digest hour); they go with the next dispatch."""
+    totals = queue_digests()
+    get_run_logger().info("escalation digests: %s", totals or "none due")
+    return totals

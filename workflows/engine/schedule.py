@@ -88,6 +88,7 @@ SCHEDULE: tuple[ScheduledFlow, ...] = (
     ScheduledFlow("sweep_deadlines", "engine_sweep_interval_seconds", "engine_sweep_cron"),
     ScheduledFlow("scheduled_reviews", "engine_review_interval_seconds", "engine_review_cron"),
     ScheduledFlow("sweep_detectors", "engine_detect_interval_seconds", "engine_detect_cron"),
+    ScheduledFlow("send_digests", "engine_review_interval_seconds", "engine_review_cron"),
 )
 
 

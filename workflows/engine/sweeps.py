@@ -1,5 +1,6 @@
-"""The deadline sweep and the review scheduler as plain functions: the Prefect flows in
-`workflows.engine.flows` only wrap these, and tests run them without Prefect.
+"""The deadline sweep (stage and action deadlines, then the minimum standards) and the review
+scheduler as plain functions: the Prefect flows in `workflows.engine.flows` only wrap these,
+and tests run them without Prefect.
 
 Both are idempotent, so a schedule that fires twice, a retried task or two workers at once
 change nothing: an escalation is recorded once under its unique key (and only then is its
@@ -16,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from casebridge import clock
-from rules.escalations import ACTION_WARNING, Level
+from rules.escalations import ACTION_WARNING, DEADLINES, Level
+from rules.standards.model import Ladder
 from storage.actors import Actor
 from storage.cases.models import StageInstance
 from storage.cases.reviews import due_reviews
@@ -24,6 +26,8 @@ from storage.cases.workflow import review_due
 from storage.db import unit_of_work
 from storage.errors import ServiceError
 from storage.escalations.services import find_due, record
+from storage.standards import escalate as standards
+from storage.standards.digest import queue_digests
 
 log = logging.getLogger("casebridge.engine")
 
@@ -42,10 +46,12 @@ def sweep_deadlines(
     paged by SQLAlchemy, so they stay within SQLite's limit on bound parameters."""
     now = clock.now()
     counts: Counter[str] = Counter()
+    with sessions() as session:
+        ladder = deadlines_ladder(session)
     for _ in range(max_batches):
         with unit_of_work(sessions) as session:
             due = find_due(session, now, action_warning=action_warning, limit=batch_size)
-            new = record(session, SWEEP_ACTOR, due, now)
+            new = record(session, SWEEP_ACTOR, due, now, ladder)
         counts["found"] += len(due)
         for hit in due:
             if hit.key in new:
@@ -53,9 +59,30 @@ def sweep_deadlines(
         # Fewer than a batch: that was all. Nothing new: a concurrent sweep holds the rest.
         if len(due) < batch_size or not new:
             break
+    # The minimum standards: one statement measures them all, in one transaction.
+    with unit_of_work(sessions) as session:
+        counts.update(standards.sweep(session, SWEEP_ACTOR, now))
     totals = {name: n for name, n in sorted(counts.items()) if n}
     log.info("deadline sweep: %s", totals or "nothing due")
     return totals
+
+
+def send_digests(sessions: sessionmaker[Session], timezone: str) -> dict[str, int]:
+    """Queue each recipient's daily digest of escalations once the digest hour has passed
+    (exactly once a day: each is keyed by recipient and day)."""
+    with unit_of_work(sessions) as session:
+        counts = queue_digests(session, clock.now(), timezone)
+    log.info("escalation digests: %s", counts or "none due")
+    return counts
+
+
+def deadlines_ladder(session: Session) -> Ladder:
+    """The ladder stage and action deadlines use: the published standards' choice, else
+    the built-in one (a warning to the assignee, the breach to their line manager too)."""
+    found = standards.in_force(session)
+    if found is None or not found[1].deadlines_ladder:
+        return DEADLINES
+    return found[1].ladders[found[1].deadlines_ladder]
 
 
 def scheduled_reviews(sessions: sessionmaker[Session], *, limit: int = 10_000) -> dict[str, int]:
