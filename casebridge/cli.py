@@ -863,5 +863,14 @@ def _safe_url(runtime: Runtime) -> str:
     return runtime.engine.url.render_as_string(hide_password=True)
 
 
+def _add_rules() -> None:
+    from casebridge.cli_rules import rules
+
+    main.add_command(rules)
+
+
+_add_rules()
+
+
 if __name__ == "__main__":
     main()
