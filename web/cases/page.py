@@ -25,6 +25,7 @@ from storage.cases.models import (
 from storage.cases.workflow import definition_for, next_review_times
 from storage.documents.models import Document
 from storage.flags.models import Flag
+from storage.standards.escalate import open_escalations
 from workflows.model import Definition
 
 from .chronology import chronology
@@ -215,6 +216,8 @@ def case_page(session: Session, user: User, case: Case, *, chronology_page: int 
         "flags": active_flags(session, case),
         "actions": sorted(case.actions, key=lambda a: (a.due_at, a.id)),
         "chronology": chronology(session, user, case, definition, chronology_page),
+        # Minimum standards breached (or at their warning point) now: standard, level, since.
+        "escalations": open_escalations(session, case.id, clock.now()),
         "people": [p for p in case.participants if p.person is not None],
         "locations": [p for p in case.participants if p.location is not None],
         "groups": [p for p in case.participants if p.group is not None],
