@@ -140,7 +140,8 @@ class StandardsSchema(Schema):
     digest_at = ClockTime(load_default=time(8, 0))
     deadlines_ladder = fields.String(load_default=None, validate=KEY)
     ladders = fields.Dict(keys=fields.String(validate=KEY), values=fields.Nested(LadderSchema),
-                          required=True, validate=validate.Length(min=1))
+                          required=True, validate=validate.Length(
+                              min=1, error="give at least one ladder"))
     standards = fields.Dict(keys=fields.String(validate=KEY),
                             values=fields.Nested(StandardSchema), required=True)
 
