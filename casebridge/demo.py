@@ -35,6 +35,7 @@ from storage.actors import Actor
 from storage.agencies.models import Agency, AgencyType
 from storage.agencies.services import create_agency
 from storage.db import unit_of_work
+from storage.standards.services import publish_default
 from storage.workflows.services import current_version, publish_shipped
 from workflows.loader import latest_shipped
 
@@ -125,6 +126,7 @@ def generate(
     caseworkers = _create_caseworkers(sessions, agencies, cases, seed)
     with unit_of_work(sessions) as session:
         publish_shipped(session, DEMO_ACTOR)
+        publish_default(session, DEMO_ACTOR)  # the shipped minimum standards
         published = {key: current_version(session, key) for key in latest_shipped()}
         definitions = definitions_spec(published)
         partnership = [(a.id, a.agency_type.value) for a in session.scalars(
