@@ -183,6 +183,10 @@ def test_every_page_is_accessible(live_server: LiveServer, page: Page) -> None:
     page.goto(f"{url}/admin/engine")
     expect(page.get_by_role("button", name="Try all failed again")).to_be_visible()
     check("automated work (admin)", "Automated work")
+    page.goto(f"{url}/admin/rules")
+    check("minimum standards (admin)", "Minimum standards")
+    page.get_by_role("button", name="Try the rules").click()
+    check("minimum standards dry run (admin)", "Minimum standards")
 
     sign_out(page)
     check.assert_none_failed()
