@@ -27,8 +27,12 @@ from storage.standards.services import history
 from web.auth import current_actor, current_user
 from web.database import session
 from web.dates import parse_date_input
+from web.inbox.queries import case_type_options
 
 blueprint = Blueprint("rules", __name__)
+
+REGION_NAMES = {"england-and-wales": "England and Wales", "england": "England",
+                "wales": "Wales", "scotland": "Scotland", "northern-ireland": "Northern Ireland"}
 
 
 def _managers_only() -> None:
@@ -56,7 +60,8 @@ def index() -> Any:
     record(db, current_actor(), AuditAction.VIEW, entity_type="standards", entity_id="admin")
     return render_template(
         "rules/index.html", found=found, counts=counts, lines=sorted(lines),
-        versions=history(db), as_of=as_of, error=error,
+        versions=history(db), as_of=as_of, error=error, region_names=REGION_NAMES,
+        type_names=dict(case_type_options(db)),
         day=request.args.get("day", ""), month=request.args.get("month", ""),
         year=request.args.get("year", ""))
 
