@@ -23,14 +23,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from bench.database import scratch_database
+from bench.database import lookup_engines
 from bench.harness import Result, percentile, progress
 from rules.detectors import config as detector_config
 from storage import migrate
 from storage.actors import Actor
 from storage.agencies.models import AgencyType
 from storage.agencies.services import create_agency
-from storage.db import make_engine, make_session_factory, unit_of_work
+from storage.db import make_session_factory, unit_of_work
 from storage.detections.queries import find_hits
 
 TARGET_MS = 20.0
@@ -67,16 +67,8 @@ def run(options: argparse.Namespace) -> list[Result]:
     lookups = int(getattr(options, "det_lookups", 300))
     scans = min(lookups, int(getattr(options, "det_scan_lookups", 10)))
     deadline = time.monotonic() + MAX_SECONDS
-    with scratch_database("det") as url:
-        timeout = {"options": f"-c statement_timeout={LOOKUP_TIMEOUT_MS * 10}"}
-        engine = make_engine(url, connect_args=timeout)
-        # Full scans planned afresh each time (no generic plan made with the indexes on).
-        scan_engine = make_engine(url, connect_args={**timeout, "prepare_threshold": None})
-        try:
-            return _run(engine, scan_engine, people, reports, lookups, scans, deadline)
-        finally:
-            engine.dispose()
-            scan_engine.dispose()
+    with lookup_engines("det", LOOKUP_TIMEOUT_MS * 10) as (engine, scan_engine):
+        return _run(engine, scan_engine, people, reports, lookups, scans, deadline)
 
 
 def _run(engine: Engine, scan_engine: Engine, people: int, reports: int, lookups: int,

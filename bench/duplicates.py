@@ -24,10 +24,9 @@ from functools import lru_cache
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from bench.database import scratch_database
+from bench.database import lookup_engines
 from bench.harness import Result, percentile, progress
 from storage import migrate
-from storage.db import make_engine
 from storage.people.duplicates import PossibleDuplicate, find_possible_duplicates
 from storage.people.names import normalise_name
 
@@ -124,17 +123,8 @@ def run(options: argparse.Namespace) -> list[Result]:
     lookups = int(getattr(options, "dup_lookups", 300))
     scan_lookups = min(lookups, int(getattr(options, "dup_scan_lookups", 20)))
     deadline = time.monotonic() + MAX_SECONDS
-    with scratch_database("dup") as url:
-        timeout = {"options": f"-c statement_timeout={LOOKUP_TIMEOUT_MS * 10}"}
-        engine = make_engine(url, connect_args=timeout)
-        # psycopg prepares a statement run five times, and PostgreSQL may then reuse a generic
-        # plan made with the indexes on: the full scans must be planned afresh every time.
-        scan_engine = make_engine(url, connect_args={**timeout, "prepare_threshold": None})
-        try:
-            return _run(engine, scan_engine, people, lookups, scan_lookups, deadline)
-        finally:
-            engine.dispose()
-            scan_engine.dispose()
+    with lookup_engines("dup", LOOKUP_TIMEOUT_MS * 10) as (engine, scan_engine):
+        return _run(engine, scan_engine, people, lookups, scan_lookups, deadline)
 
 
 def _run(engine: Engine, scan_engine: Engine, people: int, lookups: int, scan_lookups: int,
