@@ -132,19 +132,26 @@ def still_holds(session: Session, escalation: StandardEscalation, now: datetime)
 
 def open_escalations(session: Session, case_id: int, now: datetime) -> list[dict[str, Any]]:
     """The standards breached (or at their warning point) on a case now, each with its level
-    and since when it has been escalated at that level."""
-    found = in_force(session)
-    if found is None:
-        return []
-    row, standards = found
-    hits = findings(session, standards, row.calendar_key, now, case_ids=[case_id])
-    if not hits:
-        return []
+    and since when it has been escalated at that level.
+
+    Only a case the sweep has escalated is measured again here: most cases never have been,
+    and for them one indexed look-up replaces the standards' query on every view of the case
+    page (the sweep runs every few minutes, and records warnings too)."""
     recorded = session.execute(
         select(StandardEscalation.standard, StandardEscalation.action_id,
                StandardEscalation.started_at, StandardEscalation.level,
                StandardEscalation.created_at)
         .where(StandardEscalation.case_id == case_id)).all()
+    if not recorded:
+        return []
+    found = in_force(session)
+    if found is None:
+        return []
+    row, standards = found
+    hits = findings(session, standards, row.calendar_key, now, case_ids=[case_id],
+                    names=sorted({r.standard for r in recorded}))
+    if not hits:
+        return []
     since = {(r.standard, r.action_id, r.started_at, r.level): r.created_at for r in recorded}
     result = []
     for hit in sorted(hits, key=lambda h: (-h.level, h.standard)):
