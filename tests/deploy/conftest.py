@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -182,3 +183,20 @@ def prefect_server(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFac
 
 def seconds(delta: timedelta) -> float:
     return delta.total_seconds()
+
+
+def worker_env(database: Any, directory: Path, sink: Any, prefect_server: str,
+               lease_seconds: int) -> dict[str, str]:
+    """What a `casebridge worker` in the end-to-end tests runs with: the external engine on
+    our database and the test relay, short intervals, leases and back-off, and the real
+    Prefect server."""
+    return clean_env(
+        CASEBRIDGE_DATABASE_URL=database.url.render_as_string(hide_password=False),
+        CASEBRIDGE_DATA_DIR=str(directory / "data"), CASEBRIDGE_ENGINE_MODE="external",
+        CASEBRIDGE_SMTP_HOST=sink.host, CASEBRIDGE_SMTP_PORT=str(sink.port),
+        CASEBRIDGE_SMTP_TIMEOUT_SECONDS="5", CASEBRIDGE_MAIL_FROM=SENDER,
+        CASEBRIDGE_ENGINE_DISPATCH_INTERVAL_SECONDS="4", CASEBRIDGE_ENGINE_BATCH_SIZE="50",
+        CASEBRIDGE_ENGINE_LEASE_SECONDS=str(lease_seconds),
+        CASEBRIDGE_ENGINE_RETRY_BASE_SECONDS="1",
+        PREFECT_API_URL=prefect_server, PREFECT_RUNNER_POLL_FREQUENCY="2",
+        PREFECT_LOGGING_LEVEL="WARNING")

@@ -38,7 +38,7 @@ from storage.db import make_engine, make_session_factory, unit_of_work
 from storage.engine.models import EngineRun
 from storage.outbox.models import OutboxMessage
 from storage.workflows.services import publish_shipped
-from tests.deploy.conftest import SENDER, clean_env, queue_emails, wait_for
+from tests.deploy.conftest import SENDER, queue_emails, wait_for, worker_env
 from tests.deploy.private_postgres import PrivateCluster, find_bindir
 from tests.deploy.test_scale_out import SlowSink, Workers
 from workflows.engine.mail import message_id_for
@@ -96,16 +96,7 @@ def sink():
 @pytest.fixture(scope="module")
 def workers(prefect_server, casebridge_db, sink, tmp_path_factory):
     directory = tmp_path_factory.mktemp("restart-workers")
-    env = clean_env(
-        CASEBRIDGE_DATABASE_URL=casebridge_db.url.render_as_string(hide_password=False),
-        CASEBRIDGE_DATA_DIR=str(directory / "data"), CASEBRIDGE_ENGINE_MODE="external",
-        CASEBRIDGE_SMTP_HOST=sink.host, CASEBRIDGE_SMTP_PORT=str(sink.port),
-        CASEBRIDGE_SMTP_TIMEOUT_SECONDS="5", CASEBRIDGE_MAIL_FROM=SENDER,
-        CASEBRIDGE_ENGINE_DISPATCH_INTERVAL_SECONDS="4", CASEBRIDGE_ENGINE_BATCH_SIZE="50",
-        CASEBRIDGE_ENGINE_LEASE_SECONDS=str(LEASE_SECONDS),
-        CASEBRIDGE_ENGINE_RETRY_BASE_SECONDS="1",
-        PREFECT_API_URL=prefect_server, PREFECT_RUNNER_POLL_FREQUENCY="2",
-        PREFECT_LOGGING_LEVEL="WARNING")
+    env = worker_env(casebridge_db, directory, sink, prefect_server, LEASE_SECONDS)
     pool = Workers(env, directory)
     try:
         for _ in range(WORKERS):

@@ -32,10 +32,10 @@ from tests.deploy.conftest import (
     BIN,
     SENDER,
     Process,
-    clean_env,
     parent_of,
     queue_emails,
     wait_for,
+    worker_env,
 )
 from tests.smtp_sink import SmtpSink, _Handler
 from workflows.engine.mail import message_id_for
@@ -111,16 +111,7 @@ class Workers:
 @pytest.fixture(scope="module")
 def workers(prefect_server, casebridge_db, sink, tmp_path_factory):
     directory = tmp_path_factory.mktemp("workers")
-    env = clean_env(
-        CASEBRIDGE_DATABASE_URL=casebridge_db.url.render_as_string(hide_password=False),
-        CASEBRIDGE_DATA_DIR=str(directory / "data"), CASEBRIDGE_ENGINE_MODE="external",
-        CASEBRIDGE_SMTP_HOST=sink.host, CASEBRIDGE_SMTP_PORT=str(sink.port),
-        CASEBRIDGE_SMTP_TIMEOUT_SECONDS="5", CASEBRIDGE_MAIL_FROM=SENDER,
-        CASEBRIDGE_ENGINE_DISPATCH_INTERVAL_SECONDS="4", CASEBRIDGE_ENGINE_BATCH_SIZE="50",
-        CASEBRIDGE_ENGINE_LEASE_SECONDS=str(LEASE_SECONDS),
-        CASEBRIDGE_ENGINE_RETRY_BASE_SECONDS="1",
-        PREFECT_API_URL=prefect_server, PREFECT_RUNNER_POLL_FREQUENCY="2",
-        PREFECT_LOGGING_LEVEL="WARNING")
+    env = worker_env(casebridge_db, directory, sink, prefect_server, LEASE_SECONDS)
     pool = Workers(env, directory)
     try:
         pool.start()
