@@ -1,0 +1,21 @@
+"""information governance: retention, rectification history (placeholder: reserved so parallel work can land in any order; filled in by that work).
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-23 02:30:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = '0012'
+down_revision: str | None = '0011'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
