@@ -98,10 +98,17 @@ class CaseState:
         return [r for r in self.stages if r.key == key and (start is None or r.opened_at >= start)]
 
     def latest_answers(self) -> dict[str, Mapping[str, Any]]:
+        """Each stage's answers from its last completion (by time, then sequence; on a tie
+        the later in `stages`). One pass, no sort: it is asked on every event."""
         latest: dict[str, Mapping[str, Any]] = {}
-        for r in sorted(self.stages, key=lambda r: (r.completed_at or r.opened_at, r.sequence)):
+        ranks: dict[str, tuple[datetime, int]] = {}
+        for r in self.stages:
             if r.status == COMPLETED and r.answers is not None:
-                latest[r.key] = r.answers
+                rank = (r.completed_at or r.opened_at, r.sequence)
+                held = ranks.get(r.key)
+                if held is None or rank >= held:
+                    ranks[r.key] = rank
+                    latest[r.key] = r.answers
         return latest
 
     def variables(self) -> dict[str, Any]:

@@ -798,3 +798,22 @@ def test_moving_a_case_by_hand_to_a_recurring_stage_does_not_leave_it_stuck(how)
     except wf.WorkflowError:
         return  # refusing a recurring target is the fix
     check_invariants(ASB, state)
+
+
+def test_latest_answers_takes_each_stages_last_completion_and_the_later_run_on_a_tie():
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    later = at + timedelta(days=1)
+    runs = (
+        wf.StageRun("review", 2, wf.COMPLETED, at, completed_at=later, answers={"n": 2}),
+        wf.StageRun("review", 1, wf.COMPLETED, at, completed_at=at, answers={"n": 1}),
+        wf.StageRun("review", 3, wf.ACTIVE, later),
+        wf.StageRun("scan", 1, wf.COMPLETED, at, completed_at=at, answers={"first": True}),
+        wf.StageRun("scan", 1, wf.COMPLETED, at, completed_at=at, answers={"second": True}),
+        wf.StageRun("assess", 1, wf.CANCELLED, at, completed_at=later, answers={"x": 1}),
+    )
+    state = wf.CaseState(stages=runs)
+    expected: dict = {}
+    for run in sorted(runs, key=lambda r: (r.completed_at or r.opened_at, r.sequence)):
+        if run.status == wf.COMPLETED and run.answers is not None:
+            expected[run.key] = run.answers
+    assert state.latest_answers() == expected == {"review": {"n": 2}, "scan": {"second": True}}
