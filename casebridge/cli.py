@@ -529,7 +529,8 @@ def demo_generate(
         return f"{done / elapsed:,.0f} cases/s" if done and elapsed > 0 else ""
 
     with contextlib.ExitStack() as stack:
-        if sys.stderr.isatty() or cases < 100_000:
+        bar_shown = sys.stderr.isatty() or cases < 100_000
+        if bar_shown:
             bar = stack.enter_context(click.progressbar(
                 length=cases, label="Generating demo cases", file=sys.stderr, show_pos=True,
                 show_eta=True, item_show_func=rate))
@@ -552,8 +553,11 @@ def demo_generate(
                                f"about {left:,.0f} s to go", err=True)
                 done = total
 
+        def status(message: str) -> None:
+            click.echo(f"\n  {message} ..." if bar_shown else f"  {message} ...", err=True)
+
         summary = demo_data.generate(runtime.sessions, cases=cases, seed=seed, now=now,
-                                     workers=workers, progress=advance)
+                                     workers=workers, progress=advance, status=status)
     rows = summary.rows
     statuses = ", ".join(f"{n:,} {status}" for status, n in sorted(summary.statuses.items()))
     click.echo(

@@ -22,18 +22,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from casebridge import clock
 from casebridge.synthetic import names
 from casebridge.synthetic.histories import CASE_TYPE_WEIGHTS, definitions_spec
 from casebridge.synthetic.runner import generate_cases
-from storage.accounts.models import Role, User
+from storage.accounts.models import Role, User, UserRole
 from storage.accounts.services import create_user
 from storage.actors import Actor
 from storage.agencies.models import Agency, AgencyType
 from storage.agencies.services import create_agency
+from storage.audit.models import AuditAction
+from storage.audit.services import record
 from storage.db import unit_of_work
 from storage.standards.services import publish_default
 from storage.workflows.services import current_version, publish_shipped
@@ -106,6 +108,8 @@ def generate(
     workers: int = 2,
     batch_size: int | None = None,
     chunk_size: int | None = None,
+    status: Callable[[str], None] | None = None,
+    defer_indexes: bool | None = None,
 ) -> DemoSummary:
     """Create the demo partnership: agencies and accounts through the services, then `cases`
     synthetic cases as a bulk import (audited per batch). `progress` gets the number of cases
@@ -138,7 +142,8 @@ def generate(
         sessions, DEMO_ACTOR, cases=cases, seed=seed, now=end, agencies=partnership,
         users=[(u.id, u.agency_id) for u in users if _works_cases(u)] + caseworkers,
         definitions=definitions, workers=workers,
-        batch_size=batch_size, progress=progress,
+        batch_size=batch_size, progress=progress, status=status,
+        defer_indexes=defer_indexes,
         **({"chunk_size": chunk_size} if chunk_size else {}),
     )
     summary.cases = generated.cases
@@ -155,22 +160,33 @@ def _works_cases(user: User) -> bool:
 
 def _create_caseworkers(sessions: sessionmaker[Session], agencies: dict[str, Agency],
                         cases: int, seed: int) -> list[tuple[int, int]]:
-    """Generated caseworkers, `cases // CASES_PER_CASEWORKER` per agency, through the
-    services (audited) but without passwords: only the demo accounts sign in."""
+    """Generated caseworkers, `cases // CASES_PER_CASEWORKER` per agency, without passwords:
+    only the demo accounts sign in. A bulk import like the cases (at a million cases there
+    are thousands, which one by one through the services took half a minute), checked by
+    the same constraints and audited with one entry naming the ids."""
     per_agency = cases // CASES_PER_CASEWORKER
     if per_agency <= 0:
         return []
     rng = random.Random(f"caseworkers:{seed}")  # noqa: S311 (made-up names, not secrets)
-    created: list[tuple[int, int]] = []
+    rows = [
+        {"agency_id": agency.id, "display_name": f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}",
+         "email": f"caseworker{n:04d}@{code.lower()}.demo-staff.casebridge.test"}
+        for code, agency in agencies.items() for n in range(1, per_agency + 1)
+    ]
     with unit_of_work(sessions) as session:
-        for code, agency in agencies.items():
-            for n in range(1, per_agency + 1):
-                user = create_user(
-                    session, DEMO_ACTOR, agency_id=agency.id,
-                    email=f"caseworker{n:04d}@{code.lower()}.demo-staff.casebridge.test",
-                    display_name=f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}",
-                    roles=CASEWORKER_ROLES)
-                created.append((user.id, agency.id))
+        users = User.__table__
+        created = [(row.id, row.agency_id) for row in session.execute(
+            insert(users).returning(users.c.id, users.c.agency_id, sort_by_parameter_order=True),
+            [row | {"active": True, "failed_sign_ins": 0, "created_at": clock.now()}
+             for row in rows],
+        )]
+        session.execute(insert(UserRole.__table__),
+                        [{"user_id": user_id, "role": role.value}
+                         for user_id, _ in created for role in CASEWORKER_ROLES])
+        record(session, DEMO_ACTOR, AuditAction.CREATE, entity_type="synthetic_caseworkers",
+               entity_id=f"{created[0][0]}-{created[-1][0]}",
+               detail={"seed": seed, "users": len(created),
+                       "roles": [role.value for role in CASEWORKER_ROLES]})
     return created
 
 

@@ -13,7 +13,7 @@ entry in the hash chain (see runner.py), so the chain stays intact and says what
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
@@ -251,6 +251,29 @@ class BulkWriter:
                         f"{table}.{column} = {dangling[1]} (row {dangling[0]}) points at no "
                         f"{target} row"
                     )
+
+
+def drop_secondary_indexes(session: Session) -> list[tuple[str, str]]:
+    """Drop the bulk tables' non-unique indexes (PostgreSQL), returning (name, definition)
+    of each to rebuild. Unique and primary-key indexes stay: they judge every row."""
+    found = [(str(name), str(definition)) for name, definition in session.execute(text(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = ANY(CAST(:tables AS regclass[])) AND NOT i.indisunique "
+        "ORDER BY c.relname"), {"tables": list(TABLE_ORDER)})]
+    for name, _ in found:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    return found
+
+
+def rebuild_indexes(session: Session, indexes: list[tuple[str, str]],
+                    status: Callable[[str], None] | None = None) -> None:
+    """Build the dropped indexes, each with one sort over its table."""
+    session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+    for done, (name, definition) in enumerate(indexes, 1):
+        if status:
+            status(f"Building index {done} of {len(indexes)} ({name})")
+        session.execute(text(definition))
 
 
 def _has_own_triggers(session: Session) -> bool:

@@ -373,5 +373,64 @@ def test_caseloads_stay_realistic_as_the_partnership_grows(
             User.id.in_(leads), User.email.in_(["auditor@demo.casebridge.test",
                                                  "admin@demo.casebridge.test",
                                                  "manager@demo.casebridge.test"])))
+        imported = session.scalars(select(AuditEntry).where(
+            AuditEntry.entity_type == "synthetic_caseworkers")).one()
+        assert f'"users":{3 * agencies}' in imported.changes
         assert verify_chain(session).intact
         assert len(demo.demo_accounts(session)) == len(demo.ACCOUNTS)
+
+
+def _index_definitions(session):
+    """Each index's table, name, method, columns, uniqueness and whether it is partial
+    (PostgreSQL prints a rebuilt partial index's condition in other words)."""
+    return sorted(tuple(r) for r in session.execute(text(
+        "SELECT t.relname, c.relname, a.amname, i.indkey::text, i.indisunique, "
+        "i.indpred IS NOT NULL FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_am a ON a.oid = c.relam "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = current_schema()")))
+
+
+def test_a_first_load_with_indexes_built_at_the_end_gives_the_same_data_and_indexes(
+    scratch_engine, scratch_sessions, frozen_clock
+):
+    if scratch_engine.dialect.name != "postgresql":
+        pytest.skip("index deferral is a PostgreSQL bulk load")
+    with unit_of_work(scratch_sessions) as session:
+        indexes = _index_definitions(session)
+    demo.generate(scratch_sessions, cases=45, seed=11, now=frozen_clock.now(), workers=0,
+                  batch_size=20)
+    row_by_row = _fingerprint(scratch_sessions)
+    _reset(scratch_engine)
+    built: list[str] = []
+    summary = demo.generate(scratch_sessions, cases=45, seed=11, now=frozen_clock.now(),
+                            workers=0, batch_size=20, status=built.append, defer_indexes=True)
+    assert summary.cases == 45
+    assert _fingerprint(scratch_sessions) == row_by_row
+    assert any("ix_stage_instances_case_id" in message for message in built)
+    migrate.check(scratch_engine)  # the models and the database agree
+    with unit_of_work(scratch_sessions) as session:
+        assert _index_definitions(session) == indexes
+        batches = session.scalars(select(AuditEntry.entity_id).where(
+            AuditEntry.entity_type == "synthetic_batch").order_by(AuditEntry.seq)).all()
+        assert batches == ["1-20", "21-40", "41-45"]
+        assert verify_chain(session).intact
+
+
+def test_a_load_that_fails_part_way_leaves_no_cases_and_every_index(
+    scratch_engine, scratch_sessions, frozen_clock
+):
+    if scratch_engine.dialect.name != "postgresql":
+        pytest.skip("index deferral is a PostgreSQL bulk load")
+    with unit_of_work(scratch_sessions) as session:
+        indexes = _index_definitions(session)
+
+    def fail_in_the_second_batch(done: int) -> None:
+        if done > 20:
+            raise RuntimeError("the machine went away")
+
+    with pytest.raises(RuntimeError):
+        demo.generate(scratch_sessions, cases=45, seed=11, now=frozen_clock.now(), workers=0,
+                      batch_size=20, progress=fail_in_the_second_batch, defer_indexes=True)
+    with unit_of_work(scratch_sessions) as session:
+        assert not session.scalar(select(func.count()).select_from(Case))
+        assert _index_definitions(session) == indexes
