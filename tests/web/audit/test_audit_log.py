@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
@@ -58,6 +59,15 @@ def test_a_case_of_another_agency_is_not_found_and_the_attempt_is_audited(
     assert (denied.entity_type, denied.entity_id) == ("cases", str(case.id))
     assert client.get("/cases/NOPE-2026-000001").status_code == 404  # no case: nothing to audit
     assert len(audit_entries(session, action=AuditAction.ACCESS_DENIED)) == 1
+    stage = factories.active_stage(case)
+    assert client.get(f"/cases/{case.reference}/stages/{stage.id}").status_code == 404
+    action = factories.assign_action(session, factories.SYSTEM, case_id=case.id,
+                                     title="Visit", assigned_agency_id=other.id,
+                                     due_at=case.opened_at + timedelta(days=30))
+    session.commit()
+    assert client.get(f"/actions/{action.id}").status_code == 404
+    denied = audit_entries(session, action=AuditAction.ACCESS_DENIED, case_id=case.id)
+    assert [e.entity_type for e in denied] == ["cases", "cases", "actions"]
 
 
 def test_search_pages_by_seq_newest_first_and_is_audited(as_auditor, session, owner, auditor):
