@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from casebridge import clock
@@ -208,7 +208,3 @@ def last_verification(session: Session) -> AuditVerification | None:
     return session.scalars(select(AuditVerification)
                            .order_by(AuditVerification.verified_at.desc(),
                                      AuditVerification.id.desc()).limit(1)).first()
-
-
-def entry_count_estimate(session: Session) -> int:
-    return session.scalar(select(func.max(AuditEntry.seq))) or 0
