@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     engine_detect_cron: str = Field(
         default="23 * * * *", description="When the detectors sweep, as cron (empty: the "
                                           "interval); off the other flows' minutes.")
+    engine_retention_interval_seconds: float = Field(
+        default=24 * 3600, ge=60, le=31 * 24 * 3600,
+        description="How often the retention sweep lists closed cases due for review.")
+    engine_retention_cron: str = Field(
+        default="41 2 * * *", description="When the retention sweep runs, as cron (empty: the "
+                                          "interval); once a night by default.")
+    retention_file: str = Field(
+        default="", description="A YAML file of retention schedules per case type; empty: the "
+                                "shipped defaults (rules/retention/default.yaml).")
     engine_webhook_timeout_seconds: float = Field(
         default=10, gt=0, le=120,
         description="Give up on a partner's webhook that does not answer after this long.")
@@ -207,8 +216,21 @@ class Settings(BaseSettings):
                 raise ValueError("; ".join(str(p) for p in exc.problems)) from None
         return value
 
+    @field_validator("retention_file")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        """A retention schedule with a mistake stops start-up, naming every problem."""
+        if value:
+            from rules.retention import ScheduleError, load
+
+            try:
+                load(value)
+            except (ScheduleError, OSError) as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("engine_dispatch_cron", "engine_sweep_cron", "engine_review_cron",
-                     "engine_detect_cron")
+                     "engine_detect_cron", "engine_retention_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
         """Checked here, so a typo stops `serve` and `worker` at start, not the schedule."""
@@ -298,6 +320,7 @@ class Settings(BaseSettings):
             "smtp_timeout_seconds": self.smtp_timeout_seconds,
             "mail_from": self.mail_from,
             "detectors_file": self.detectors_file,
+            "retention_file": self.retention_file,
             **{name: getattr(self, name) for name in type(self).model_fields
                if name.startswith("engine_")},
         }

@@ -2,7 +2,7 @@
 
 from storage.accounts.models import Role, User, UserRole
 from storage.agencies.models import Agency, AgencyType, AgencyWebhook, WebhookEvent
-from storage.audit.models import AuditAction, AuditChainHead, AuditEntry
+from storage.audit.models import AuditAction, AuditChainHead, AuditEntry, AuditVerification
 from storage.base import Base
 from storage.cases.models import (
     Action,
@@ -46,6 +46,7 @@ from storage.people.models import (
     Vulnerability,
     VulnerabilityKind,
 )
+from storage.retention.models import RetentionOutcome, RetentionReview, ReviewStatus
 from storage.standards.models import (
     CalendarDay,
     CasePause,
@@ -69,6 +70,7 @@ __all__ = [
     "AuditAction",
     "AuditChainHead",
     "AuditEntry",
+    "AuditVerification",
     "Base",
     "CalendarDay",
     "Case",
@@ -103,6 +105,9 @@ __all__ = [
     "Person",
     "PersonAddress",
     "ReferenceCounter",
+    "RetentionOutcome",
+    "RetentionReview",
+    "ReviewStatus",
     "RiskLevel",
     "Role",
     "StageInstance",

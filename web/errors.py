@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, render_template
+from flask import Flask, Response, abort, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from storage.audit.models import AuditAction
+from storage.audit.services import record
+from storage.base import Base
+from web.auth import current_actor
+from web.database import session
 
 log = logging.getLogger("casebridge.web")
 
@@ -26,7 +32,47 @@ MESSAGES = {
 }
 
 
+def refuse(status: int = 404, *, entity: Base | None = None, case_id: int | None = None) -> Any:
+    """Refuse a signed-in user a record (404 so as not to say it exists, or 403) and have the
+    attempt audited as ACCESS_DENIED naming the record. Any 403 is audited without this; a
+    view calls it where it answers 404 for a record that exists but is not theirs."""
+    g.access_denied = {"entity": entity, "case_id": case_id}
+    abort(status)
+
+
+def _audit_refusal(response: Response) -> Response:
+    """Every refused access is audited (who, what, when, from where). The request boundary
+    rolls back an error answer, so the refusal is written on its own: roll back whatever
+    the view half did, record, commit."""
+    refused = g.pop("access_denied", None)
+    if g.get("user") is None or (refused is None and response.status_code != 403):
+        return response
+    refused = refused or {}
+    entity = refused.get("entity")
+    detail = {"endpoint": request.endpoint, "method": request.method,
+              "status": response.status_code,
+              # ids and references only: no query string (it may hold a searched-for name)
+              "target": {k: str(v) for k, v in (request.view_args or {}).items()}}
+    db = session()
+    try:
+        db.rollback()
+        if entity is not None:
+            record(db, current_actor(), AuditAction.ACCESS_DENIED, entity_type=type(entity)
+                   .__tablename__, entity_id=entity.id, case_id=refused.get("case_id"),
+                   detail=detail)
+        else:
+            record(db, current_actor(), AuditAction.ACCESS_DENIED, entity_type="route",
+                   entity_id=request.endpoint, detail=detail)
+        db.commit()
+    except Exception:
+        db.rollback()
+        log.exception("could not audit a refused access (request %s)", g.get("request_id"))
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(_audit_refusal)
+
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Any:
         return render_template(

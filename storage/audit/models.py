@@ -39,6 +39,8 @@ class AuditEntry(Base):
         CheckConstraint("length(entry_hash) = 64", name="entry_hash_sha256"),
         CheckConstraint("length(prev_hash) = 64", name="prev_hash_sha256"),
         Index("ix_audit_entries_entity", "entity_type", "entity_id"),
+        # The auditors' search by agency, newest first (web/audit).
+        Index("ix_audit_entries_agency_seq", "actor_agency_id", "seq"),
     )
 
     id: Mapped[intpk]
@@ -72,3 +74,20 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+
+
+class AuditVerification(Base):
+    """One run of the chain check (`casebridge audit verify`, or an auditor on /audit), so
+    the audit page can say when the chain was last proved intact and over which entries."""
+
+    __tablename__ = "audit_verifications"
+    __table_args__ = (CheckConstraint("to_seq >= from_seq - 1", name="range_in_order"),)
+
+    id: Mapped[intpk]
+    verified_at: Mapped[datetime] = mapped_column(index=True)
+    from_seq: Mapped[int] = mapped_column(BigInteger)
+    to_seq: Mapped[int] = mapped_column(BigInteger)
+    checked: Mapped[int] = mapped_column(BigInteger)
+    intact: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_label: Mapped[str] = mapped_column(String(120))

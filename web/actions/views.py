@@ -31,6 +31,7 @@ from storage.cases.workflow import definition_for, respond_to_action
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, ServiceError
 from web.auth import current_actor, current_user
 from web.database import session
+from web.errors import refuse
 
 blueprint = Blueprint("actions", __name__)
 
@@ -85,8 +86,11 @@ def _visible_action(db: Session, user: User, action_id: int) -> Action:
             selectinload(Action.updates).joinedload(ActionUpdate.author),
         )
     )
-    if action is None or not can_see_case(db, user, action.case):
-        abort(404)  # a case the user may not see is not there for them
+    if action is None:
+        abort(404)
+    if not can_see_case(db, user, action.case):
+        # a case the user may not see is not there for them; the attempt is audited
+        refuse(404, entity=action, case_id=action.case_id)
     return action
 
 

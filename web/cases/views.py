@@ -42,6 +42,7 @@ from web import navigation
 from web.auth import current_actor, current_user
 from web.database import session
 from web.dates import parse_date_input
+from web.errors import refuse
 
 from . import listing
 from .page import case_page, file_size, may_manage, may_work
@@ -105,8 +106,10 @@ def _visible_case(reference: str, *options: Any) -> Case:
     answer, so the page does not reveal that a case exists)."""
     db = session()
     case = cases.case_by_reference(db, reference, *options)
-    if case is None or not can_see_case(db, current_user(), case):
+    if case is None:
         abort(404)
+    if not can_see_case(db, current_user(), case):
+        refuse(404, entity=case, case_id=case.id)  # audited as an access denied
     return case
 
 

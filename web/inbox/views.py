@@ -33,6 +33,7 @@ from storage.errors import InvalidState, NotFound
 from web import navigation
 from web.auth import current_actor, current_user
 from web.database import session
+from web.errors import refuse
 from web.formatting import date_text, due_text
 from web.inbox.queries import (
     NOT_SET,
@@ -75,13 +76,17 @@ def claim() -> Any:
         abort(400)
     if stage_id is not None:
         stage = db.get(StageInstance, stage_id, options=[joinedload(StageInstance.case)])
-        if stage is None or not can_see_case(db, user, stage.case):
+        if stage is None:
             abort(404)
+        if not can_see_case(db, user, stage.case):
+            refuse(404, entity=stage, case_id=stage.case_id)
         reference, what = stage.case.reference, None
     else:
         action = db.get(Action, action_id, options=[joinedload(Action.case)])
-        if action is None or not can_see_case(db, user, action.case):
+        if action is None:
             abort(404)
+        if not can_see_case(db, user, action.case):
+            refuse(404, entity=action, case_id=action.case_id)
         reference, what = action.case.reference, action.title
     if not may_work(user):
         abort(403)

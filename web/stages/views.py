@@ -43,6 +43,7 @@ from storage.documents.services import attach_document
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, NotFound
 from web.auth import current_actor, current_user
 from web.database import session
+from web.errors import refuse
 from web.formatting import humanise
 from web.stages import presentation
 
@@ -78,8 +79,10 @@ def stage_form(reference: str, stage_id: int) -> Any:
     db = session()
     user = current_user()
     case = case_by_reference(db, reference)
-    if case is None or not can_see_case(db, user, case):
+    if case is None:
         abort(404)
+    if not can_see_case(db, user, case):
+        refuse(404, entity=case, case_id=case.id)  # audited as an access denied
     stage = db.get(StageInstance, stage_id)
     if stage is None or stage.case_id != case.id:
         abort(404)

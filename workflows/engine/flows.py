@@ -151,3 +151,30 @@ def send_digests() -> dict[str, int]:
     totals = queue_digests()
     get_run_logger().info("escalation digests: %s", totals or "none due")
     return totals
+
+
+@task(name="list-cases-due-for-retention-review", **TASK_OPTIONS)
+def list_retention_due() -> dict[str, int]:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from casebridge import clock
+    from rules import retention
+    from storage.db import unit_of_work
+    from storage.retention.services import sweep
+
+    dispatcher = current_dispatcher()
+    settings = dispatcher.settings
+    schedule = retention.load(settings.retention_file or None)
+    today = datetime.astimezone(clock.now(), ZoneInfo(settings.timezone)).date()
+    with unit_of_work(dispatcher.sessions) as session:
+        return sweep(session, schedule, today=today, timezone=settings.timezone)
+
+
+@flow(name="sweep_retention", persist_result=False, validate_parameters=True)
+def sweep_retention() -> dict[str, int]:
+    """Put closed cases past their retention period on the review list. It never deletes:
+    a manager or partnership administrator decides each one on /retention. Counts only."""
+    totals = list_retention_due()
+    get_run_logger().info("retention sweep: %s", totals)
+    return totals

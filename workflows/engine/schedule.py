@@ -89,6 +89,8 @@ SCHEDULE: tuple[ScheduledFlow, ...] = (
     ScheduledFlow("scheduled_reviews", "engine_review_interval_seconds", "engine_review_cron"),
     ScheduledFlow("sweep_detectors", "engine_detect_interval_seconds", "engine_detect_cron"),
     ScheduledFlow("send_digests", "engine_review_interval_seconds", "engine_review_cron"),
+    ScheduledFlow("sweep_retention", "engine_retention_interval_seconds",
+                  "engine_retention_cron"),
 )
 
 

@@ -1,0 +1,1 @@
+"""Retention: the review list of closed cases past their retention period, and deletion."""

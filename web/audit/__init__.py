@@ -1,0 +1,1 @@
+"""The auditors' audit log pages."""

@@ -1,0 +1,1 @@
+"""A person's record: history of changes, subject access export."""
