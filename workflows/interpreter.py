@@ -541,9 +541,10 @@ class _Run:
             self._stop_clock(run, at)
         if stage.business_status:
             self._set_status(stage.business_status)
-        context = self._context({})
-        for effect in stage.on_enter:
-            self._effect(effect, stage, run, at, context, "enter")
+        if stage.on_enter:
+            context = self._context({})
+            for effect in stage.on_enter:
+                self._effect(effect, stage, run, at, context, "enter")
         self._schedule_reviews(at)
 
     def _stop_clock(self, run: StageRun, at: datetime) -> None:
