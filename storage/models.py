@@ -46,6 +46,8 @@ from storage.people.models import (
     Vulnerability,
     VulnerabilityKind,
 )
+from storage.restricted.models import AccessGrant, AccessRequest, AccessRequestStatus
+from storage.sharing.models import SharingAgreementVersion
 from storage.standards.models import (
     CalendarDay,
     CasePause,
@@ -57,6 +59,9 @@ from storage.standards.models import (
 from storage.workflows.models import DefinitionStatus, WorkflowDefinition
 
 __all__ = [
+    "AccessGrant",
+    "AccessRequest",
+    "AccessRequestStatus",
     "Action",
     "ActionStatus",
     "ActionUpdate",
@@ -105,6 +110,7 @@ __all__ = [
     "ReferenceCounter",
     "RiskLevel",
     "Role",
+    "SharingAgreementVersion",
     "StageInstance",
     "StageStatus",
     "StandardEscalation",
