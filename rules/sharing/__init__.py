@@ -122,3 +122,17 @@ def _agency_types(document: SourceDocument, path: tuple[Any, ...], value: Any,
             problems.append(document.problem(
                 (*path, index), f"'{item}' is not an agency type (one of: {names}, all)"))
     return frozenset(found)
+
+
+def describe(agreement: SharingAgreement) -> list[tuple[str, str]]:
+    """(case type, who may see it when shared) in words, the unnamed case types last."""
+    def words(types: frozenset[AgencyType]) -> str:
+        if types == frozenset(AgencyType):
+            return "every agency type"
+        if not types:
+            return "no other agency (the owner only)"
+        return ", ".join(t.value.replace("_", " ") for t in AgencyType if t in types)
+
+    lines = [(case_type, words(types)) for case_type, types in sorted(agreement.case_types.items())]
+    lines.append(("any other case type", words(agreement.otherwise)))
+    return lines

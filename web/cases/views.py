@@ -39,6 +39,7 @@ from storage.documents.models import Document
 from storage.documents.services import attach_document
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, NotFound
 from web import navigation
+from web.access.views import deny_restricted
 from web.auth import current_actor, current_user
 from web.database import session
 from web.dates import parse_date_input
@@ -105,6 +106,8 @@ def _visible_case(reference: str, *options: Any) -> Case:
     answer, so the page does not reveal that a case exists)."""
     db = session()
     case = cases.case_by_reference(db, reference, *options)
+    if case is not None and case.restricted and not can_see_case(db, current_user(), case):
+        deny_restricted(case)  # only that it exists, who holds it and whom to contact
     if case is None or not can_see_case(db, current_user(), case):
         abort(404)
     return case
