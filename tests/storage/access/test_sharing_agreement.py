@@ -75,7 +75,8 @@ def _v2_without_health_on_marac() -> str:
 def test_publishing_versions(session):
     row, new = publish(session, SYSTEM, source_text=_v2_without_health_on_marac(),
                        source_name="v2.yaml")
-    assert new and row.version == 2
+    assert new
+    assert row.version == 2
     assert publish(session, SYSTEM, source_text=_v2_without_health_on_marac(),
                    source_name="v2.yaml") == (row, False)
     with pytest.raises(InvalidState, match="version 2 is already published"):
