@@ -12,12 +12,16 @@ applies the same one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session, object_session
 
 from casebridge import clock
+from forms.model import Field, FormDefinition
 from rules.sharing import SharingAgreement
 from storage.accounts.models import Role, User
 from storage.agencies.models import AgencyType
@@ -79,6 +83,35 @@ def has_grant(session: Session, case_id: int, agency_id: int, at: datetime) -> b
 def may_share_with(session: Session, case: Case, agency_type: AgencyType) -> bool:
     """Whether the agreement lets a case of this type be shared with this type of agency."""
     return agreement_in_force(session).allows(case.case_type, agency_type)
+
+
+# --- form fields restricted by role ----------------------------------------------------------
+# A form field may be `restricted_to` some roles (forms/: e.g. MARAC research's health
+# information). These two are the only way answers reach a page: anyone else gets the form
+# without the field (so it is neither shown, nor asked, nor accepted from them) and the
+# answers without its answer.
+
+
+def may_see_field(user: User, field: Field) -> bool:
+    return not field.restricted_to or any(role.value in field.restricted_to
+                                          for role in user.roles)
+
+
+def form_for(user: User, form: FormDefinition | None) -> FormDefinition | None:
+    """The form as `user` may see and fill it in."""
+    if form is None or all(may_see_field(user, f) for f in form.fields):
+        return form
+    return replace(form, fields=tuple(f for f in form.fields if may_see_field(user, f)))
+
+
+def answers_for(user: User, form: FormDefinition | None,
+                answers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The answers `user` may see: without those of fields restricted to other roles."""
+    answers = dict(answers or {})
+    if form is None:
+        return answers
+    hidden = {f.key for f in form.fields if not may_see_field(user, f)}
+    return {k: v for k, v in answers.items() if k not in hidden}
 
 
 # --- people -----------------------------------------------------------------------------------
