@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, request, url_for
@@ -12,9 +13,20 @@ ITEMS: list[tuple[str, str]] = []
 HOME_ENDPOINT = "overview.index"
 
 
-def add(label: str, endpoint: str) -> None:
+# endpoint -> a count to show beside its label (e.g. requests waiting), or 0 for none.
+BADGES: dict[str, Callable[[], int]] = {}
+
+
+def add(label: str, endpoint: str, badge: Callable[[], int] | None = None) -> None:
     if (label, endpoint) not in ITEMS:
         ITEMS.append((label, endpoint))
+    if badge is not None:
+        BADGES[endpoint] = badge
+
+
+def _text(label: str, endpoint: str) -> str:
+    count = BADGES[endpoint]() if endpoint in BADGES else 0
+    return f"{label} ({count})" if count else label
 
 
 def init_app(app: Flask) -> None:
@@ -23,7 +35,7 @@ def init_app(app: Flask) -> None:
         def nav_items() -> list[dict[str, Any]]:
             current = request.endpoint or ""
             return [
-                {"href": url_for(endpoint), "text": label,
+                {"href": url_for(endpoint), "text": _text(label, endpoint),
                  "active": current.split(".")[0] == endpoint.split(".")[0]}
                 for label, endpoint in ITEMS
             ]

@@ -17,6 +17,7 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -41,7 +42,15 @@ from web.auth import current_actor, current_user
 from web.database import session
 
 blueprint = Blueprint("access", __name__)
-navigation.add("Access requests", "access.requests")
+
+
+def _waiting() -> int:
+    """Requests waiting for the signed-in manager: shown beside the navigation link."""
+    user = g.get("user")
+    return restricted.pending_count(session(), user) if user is not None else 0
+
+
+navigation.add("Access requests", "access.requests", badge=_waiting)
 
 
 @blueprint.app_context_processor
@@ -81,6 +90,16 @@ def deny_restricted(case: Case) -> None:
     restricted.record_denied(db, current_actor(), case, path=request.path)
     db.commit()
     abort(restricted_case_page(case))
+
+
+def deny_hidden(case: Case) -> None:
+    """A case the user may not see and that is not restricted: the same 404 as a reference
+    that does not exist (its existence stays hidden), the attempt audited."""
+    db = session()
+    db.rollback()
+    restricted.record_denied(db, current_actor(), case, path=request.path)
+    db.commit()
+    abort(404)
 
 
 @blueprint.post("/cases/<reference>/access-requests")

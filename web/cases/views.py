@@ -39,7 +39,7 @@ from storage.documents.models import Document
 from storage.documents.services import attach_document
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, NotFound
 from web import navigation
-from web.access.views import deny_restricted
+from web.access.views import deny_hidden, deny_restricted
 from web.auth import current_actor, current_user
 from web.database import session
 from web.dates import parse_date_input
@@ -106,10 +106,12 @@ def _visible_case(reference: str, *options: Any) -> Case:
     answer, so the page does not reveal that a case exists)."""
     db = session()
     case = cases.case_by_reference(db, reference, *options)
-    if case is not None and case.restricted and not can_see_case(db, current_user(), case):
-        deny_restricted(case)  # only that it exists, who holds it and whom to contact
-    if case is None or not can_see_case(db, current_user(), case):
+    if case is None:
         abort(404)
+    if not can_see_case(db, current_user(), case):
+        if case.restricted:
+            deny_restricted(case)  # only that it exists, who holds it and whom to contact
+        deny_hidden(case)
     return case
 
 

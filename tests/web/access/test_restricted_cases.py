@@ -138,6 +138,31 @@ def test_every_other_path_hides_the_case(session, client, w):
     assert w["police"].name in page  # "held by": whom to ask
 
 
+def test_a_manager_sees_the_count_of_waiting_requests_in_the_navigation(session, client, w):
+    restricted.request_access(session, actor_for(w["tenancy"]), w["tenancy"],
+                              case_id=w["case"].id, reason="Need it")
+    session.commit()
+    enter(client, w["manager"])
+    assert "Access requests (1)" in client.get("/access-requests").get_data(as_text=True)
+    enter(client, w["lead"])
+    page = client.get("/access-requests").get_data(as_text=True)
+    assert "Access requests (1)" not in page
+    assert "Access requests" in page
+
+
+def test_an_unshared_case_is_a_404_and_the_attempt_is_audited(session, client, w):
+    stranger = factories.user(session, factories.agency(session, AgencyType.COUNCIL))
+    hidden = factories.asb_case(session, w["police"])
+    session.commit()
+    enter(client, stranger)
+    assert client.get(f"/cases/{hidden.reference}").status_code == 404
+    assert client.get("/cases/ASB-2099-999999").status_code == 404
+    denied = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == AuditAction.ACCESS_DENIED,
+        AuditEntry.actor_user_id == stranger.id)).all()
+    assert [e.case_id for e in denied] == [hidden.id]
+
+
 def test_request_approve_then_see(session, client, w):
     enter(client, w["tenancy"])
     reference = w["case"].reference
