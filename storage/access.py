@@ -50,7 +50,10 @@ def visible_cases(user: User, *, session: Session | None = None) -> ColumnElemen
     """A WHERE clause on Case for what `user` may see."""
     if sees_everything(user):
         return true()
-    agreement = agreement_in_force(session or object_session(user))
+    session = session or object_session(user)
+    if session is None:  # never guess: the shipped default may be wider than the one in force
+        raise ValueError("visible_cases needs a user loaded in a session (or session=)")
+    agreement = agreement_in_force(session)
     allowed = agreement_allows(agreement, user.agency.agency_type)
     shared = exists(select(CaseShare.id).where(
         CaseShare.case_id == Case.id, CaseShare.agency_id == user.agency_id))

@@ -29,11 +29,9 @@ def current(session: Session) -> SharingAgreementVersion | None:
         SharingAgreementVersion.published_at.desc(), SharingAgreementVersion.id.desc()).limit(1))
 
 
-def agreement_in_force(session: Session | None) -> SharingAgreement:
+def agreement_in_force(session: Session) -> SharingAgreement:
     """The newest published agreement, or the shipped default until one is published.
     Read once per session (a request), so a page's many access checks cost one query."""
-    if session is None:
-        return load_default()
     cached = session.info.get(_CACHE_KEY)
     if cached is not None:
         return cached
