@@ -985,5 +985,14 @@ def _add_rules() -> None:
 _add_rules()
 
 
+def _add_sharing() -> None:
+    from casebridge.cli_sharing import sharing
+
+    main.add_command(sharing)
+
+
+_add_sharing()
+
+
 if __name__ == "__main__":
     main()

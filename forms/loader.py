@@ -31,6 +31,8 @@ from rules.expressions import ExpressionError, parse
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
 TEXT_TYPES = (FieldType.TEXT, FieldType.LONG_TEXT)
 DATE_TYPES = (FieldType.DATE, FieldType.DATETIME)
+# Who a field can be restricted to: the account roles (storage.accounts.models.Role).
+ROLES = ("practitioner", "panel_member", "manager", "partnership_admin", "auditor")
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="use lower-case letters, digits and _")
 
 
@@ -65,6 +67,15 @@ class FieldSchema(Schema):
     pattern = fields.String(load_default=None)
     pattern_message = fields.String(load_default=None)
     past_only = fields.Boolean(load_default=False)
+    restricted_to = fields.List(fields.String(validate=validate.OneOf(
+        ROLES, error="not a role (one of: {choices})")), load_default=list)
+
+    @validates_schema
+    def _restricted_is_optional(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("restricted_to") and data.get("required"):
+            raise ValidationError("a field restricted to some roles cannot be required: "
+                                  "the other roles could never complete the form",
+                                  "restricted_to")
 
     @validates_schema
     def _pattern_and_dates_fit_type(self, data: dict[str, Any], **_: Any) -> None:
@@ -121,7 +132,7 @@ class FieldSchema(Schema):
             required=data["required"], show_when=data["show_when"], choices=choices,
             minimum=data["min"], maximum=data["max"], max_length=data["max_length"],
             pattern=data["pattern"], pattern_message=data["pattern_message"],
-            past_only=data["past_only"],
+            past_only=data["past_only"], restricted_to=tuple(data["restricted_to"]),
         )
 
 
@@ -202,13 +213,33 @@ def _cross_checks(document: SourceDocument, form: FormDefinition) -> list[Proble
                         (*path, "show_when"),
                         f"'{name}' is not an earlier field of this form (write answers.<field>)",
                     ))
+                elif not _hidden_no_wider(form.field(rest), field):
+                    problems.append(document.problem(
+                        (*path, "show_when"),
+                        f"'{name}' is restricted to some roles, so this field must be "
+                        "restricted to the same roles or fewer (or it would show others the "
+                        "answer)"))
     for index, score in enumerate(form.scores):
         for key in score.fields:
             if key not in form.field_keys:
                 problems.append(document.problem(
                     ("scores", index, "fields"), f"the score counts '{key}', which is not a field"
                 ))
+            elif (counted := form.field(key)) is not None and counted.restricted_to:
+                problems.append(document.problem(
+                    ("scores", index, "fields"),
+                    f"the score counts '{key}', which is restricted to some roles: the score "
+                    "would show everyone its answer"))
     return problems
+
+
+def _hidden_no_wider(source: Field | None, dependent: Field) -> bool:
+    """A field shown on `source`'s answer reveals that answer: `dependent` may be seen only
+    by roles that may see `source`."""
+    if source is None or not source.restricted_to:
+        return True
+    return bool(dependent.restricted_to) and set(dependent.restricted_to) <= set(
+        source.restricted_to)
 
 
 def load_form_file(path: Path) -> FormDefinition:

@@ -55,6 +55,9 @@ class Field:
     pattern_message: str | None = None
     # Dates and times that cannot be in the future (a date may be today).
     past_only: bool = False
+    # Roles (storage.accounts Role values) that may see and give this answer; empty: every
+    # role. storage.access.form_for removes the field for anyone else.
+    restricted_to: tuple[str, ...] = ()
 
     @property
     def choice_values(self) -> tuple[str, ...]:

@@ -1,16 +1,34 @@
 """Who may see which case: the one place the rule lives, so every list, search and page
-applies the same one. A user sees a case their agency owns or is working (shared), or every
-case with a partnership-wide role. Restricted records and sharing agreements refine this
-later (the information governance work)."""
+applies the same one.
+
+- The owning agency, and partnership-wide roles (partnership admin, auditor), see a case.
+- A share lets another agency see it only where the information sharing agreement in force
+  (rules/sharing, storage.sharing) allows that agency's type for the case's type.
+- A restricted case is narrower: a share is no longer enough. Besides the owner, only an
+  agency granted access (storage.restricted: a request the owner's manager approved, with an
+  expiry) sees it, and still only where the agreement allows. Everyone else is told only that
+  the case exists, who owns it and whom to contact (web/cases: the restricted page).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, or_, select, true
-from sqlalchemy.orm import Session
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session, object_session
+
+from casebridge import clock
+from forms.model import Field, FormDefinition
+from rules.sharing import SharingAgreement
 from storage.accounts.models import Role, User
+from storage.agencies.models import AgencyType
 from storage.cases.models import Case, CaseParticipant, CaseShare
 from storage.people.models import Person
+from storage.restricted.models import AccessGrant
+from storage.sharing.services import agreement_in_force
 
 PARTNERSHIP_WIDE = (Role.PARTNERSHIP_ADMIN, Role.AUDITOR)
 
@@ -19,22 +37,84 @@ def sees_everything(user: User) -> bool:
     return any(user.has_role(role) for role in PARTNERSHIP_WIDE)
 
 
-def visible_cases(user: User) -> ColumnElement[bool]:
+def agreement_allows(agreement: SharingAgreement, agency_type: AgencyType) -> ColumnElement[bool]:
+    """A WHERE clause on Case: the agreement lets `agency_type` see cases of its type."""
+    if agency_type in agreement.otherwise:
+        refused = agreement.case_types_refused(agency_type)
+        return Case.case_type.not_in(refused) if refused else true()
+    allowed = agreement.case_types_allowed(agency_type)
+    return Case.case_type.in_(allowed) if allowed else false()
+
+
+def visible_cases(user: User, *, session: Session | None = None) -> ColumnElement[bool]:
     """A WHERE clause on Case for what `user` may see."""
     if sees_everything(user):
         return true()
-    shared = exists(
-        select(CaseShare.id).where(
-            CaseShare.case_id == Case.id, CaseShare.agency_id == user.agency_id
-        )
+    session = session or object_session(user)
+    if session is None:  # never guess: the shipped default may be wider than the one in force
+        raise ValueError("visible_cases needs a user loaded in a session (or session=)")
+    agreement = agreement_in_force(session)
+    allowed = agreement_allows(agreement, user.agency.agency_type)
+    shared = exists(select(CaseShare.id).where(
+        CaseShare.case_id == Case.id, CaseShare.agency_id == user.agency_id))
+    granted = exists(select(AccessGrant.id).where(
+        AccessGrant.case_id == Case.id, AccessGrant.agency_id == user.agency_id,
+        AccessGrant.expires_at > clock.now()))
+    return or_(
+        Case.owning_agency_id == user.agency_id,
+        and_(allowed, Case.restricted.is_(False), shared),
+        and_(allowed, Case.restricted.is_(True), granted),
     )
-    return or_(Case.owning_agency_id == user.agency_id, shared)
 
 
 def can_see_case(session: Session, user: User, case: Case) -> bool:
     if sees_everything(user) or case.owning_agency_id == user.agency_id:
         return True
+    if not agreement_in_force(session).allows(case.case_type, user.agency.agency_type):
+        return False
+    if case.restricted:
+        return has_grant(session, case.id, user.agency_id, clock.now())
     return any(share.agency_id == user.agency_id for share in case.shares)
+
+
+def has_grant(session: Session, case_id: int, agency_id: int, at: datetime) -> bool:
+    return bool(session.scalar(select(exists().where(
+        AccessGrant.case_id == case_id, AccessGrant.agency_id == agency_id,
+        AccessGrant.expires_at > at))))
+
+
+def may_share_with(session: Session, case: Case, agency_type: AgencyType) -> bool:
+    """Whether the agreement lets a case of this type be shared with this type of agency."""
+    return agreement_in_force(session).allows(case.case_type, agency_type)
+
+
+# --- form fields restricted by role ----------------------------------------------------------
+# A form field may be `restricted_to` some roles (forms/: e.g. MARAC research's health
+# information). These two are the only way answers reach a page: anyone else gets the form
+# without the field (so it is neither shown, nor asked, nor accepted from them) and the
+# answers without its answer.
+
+
+def may_see_field(user: User, field: Field) -> bool:
+    return not field.restricted_to or any(role.value in field.restricted_to
+                                          for role in user.roles)
+
+
+def form_for(user: User, form: FormDefinition | None) -> FormDefinition | None:
+    """The form as `user` may see and fill it in."""
+    if form is None or all(may_see_field(user, f) for f in form.fields):
+        return form
+    return replace(form, fields=tuple(f for f in form.fields if may_see_field(user, f)))
+
+
+def answers_for(user: User, form: FormDefinition | None,
+                answers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The answers `user` may see: without those of fields restricted to other roles."""
+    answers = dict(answers or {})
+    if form is None:
+        return answers
+    hidden = {f.key for f in form.fields if not may_see_field(user, f)}
+    return {k: v for k, v in answers.items() if k not in hidden}
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -51,7 +131,7 @@ def works_with_person(session: Session, user: User, person: Person) -> bool:
     return bool(session.scalar(select(exists().where(
         CaseParticipant.person_id == person.id,
         CaseParticipant.case_id == Case.id,
-        visible_cases(user),
+        visible_cases(user, session=session),
     ))))
 
 

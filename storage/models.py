@@ -46,7 +46,9 @@ from storage.people.models import (
     Vulnerability,
     VulnerabilityKind,
 )
+from storage.restricted.models import AccessGrant, AccessRequest, AccessRequestStatus
 from storage.retention.models import RetentionOutcome, RetentionReview, ReviewStatus
+from storage.sharing.models import SharingAgreementVersion
 from storage.standards.models import (
     CalendarDay,
     CasePause,
@@ -58,6 +60,9 @@ from storage.standards.models import (
 from storage.workflows.models import DefinitionStatus, WorkflowDefinition
 
 __all__ = [
+    "AccessGrant",
+    "AccessRequest",
+    "AccessRequestStatus",
     "Action",
     "ActionStatus",
     "ActionUpdate",
@@ -110,6 +115,7 @@ __all__ = [
     "ReviewStatus",
     "RiskLevel",
     "Role",
+    "SharingAgreementVersion",
     "StageInstance",
     "StageStatus",
     "StandardEscalation",

@@ -32,12 +32,14 @@ MESSAGES = {
 }
 
 
-def refuse(status: int = 404, *, entity: Base | None = None, case_id: int | None = None) -> Any:
+def refuse(status: int = 404, *, entity: Base | None = None, case_id: int | None = None,
+           page: Response | None = None) -> Any:
     """Refuse a signed-in user a record (404 so as not to say it exists, or 403) and have the
-    attempt audited as ACCESS_DENIED naming the record. Any 403 is audited without this; a
-    view calls it where it answers 404 for a record that exists but is not theirs."""
+    attempt audited, once, as ACCESS_DENIED naming the record. Any 403 is audited without
+    this; a view calls it where it answers 404 for a record that exists but is not theirs,
+    or to answer with a `page` of its own (e.g. a restricted case's "whom to contact")."""
     g.access_denied = {"entity": entity, "case_id": case_id}
-    abort(status)
+    abort(page if page is not None else status)
 
 
 def _audit_refusal(response: Response) -> Response:

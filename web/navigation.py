@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g, request, url_for
@@ -14,11 +15,23 @@ FOR_ROLES: dict[str, tuple[str, ...]] = {}
 HOME_ENDPOINT = "overview.index"
 
 
-def add(label: str, endpoint: str, *, roles: tuple[str, ...] = ()) -> None:
+# endpoint -> a count to show beside its label (e.g. requests waiting), or 0 for none.
+BADGES: dict[str, Callable[[], int]] = {}
+
+
+def add(label: str, endpoint: str, *, roles: tuple[str, ...] = (),
+        badge: Callable[[], int] | None = None) -> None:
     if (label, endpoint) not in ITEMS:
         ITEMS.append((label, endpoint))
     if roles:
         FOR_ROLES[endpoint] = roles
+    if badge is not None:
+        BADGES[endpoint] = badge
+
+
+def _text(label: str, endpoint: str) -> str:
+    count = BADGES[endpoint]() if endpoint in BADGES else 0
+    return f"{label} ({count})" if count else label
 
 
 def init_app(app: Flask) -> None:
@@ -28,7 +41,7 @@ def init_app(app: Flask) -> None:
             current = request.endpoint or ""
             user = g.get("user")
             return [
-                {"href": url_for(endpoint), "text": label,
+                {"href": url_for(endpoint), "text": _text(label, endpoint),
                  "active": current.split(".")[0] == endpoint.split(".")[0]}
                 for label, endpoint in ITEMS
                 if endpoint not in FOR_ROLES or (

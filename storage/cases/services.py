@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from casebridge import clock
+from storage.access import may_share_with
 from storage.accounts.models import User
 from storage.actors import Actor
 from storage.agencies.models import Agency, WebhookEvent
@@ -125,6 +126,9 @@ def assign_action(
     agency = session.get(Agency, assigned_agency_id)
     if agency is None or not agency.active:
         errors["assigned_agency"] = "Choose an active agency to do this"
+    elif (agency.id != case.owning_agency_id
+          and not may_share_with(session, case, agency.agency_type)):
+        errors["assigned_agency"] = refused_by_agreement(case, agency)
     if assigned_user_id is not None:
         user = session.get(User, assigned_user_id)
         if user is None or not user.active:
@@ -256,8 +260,12 @@ def share_case(session: Session, actor: Actor, *, case_id: int, agency_id: int) 
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound("Case", case_id)
-    if session.get(Agency, agency_id) is None:
+    agency = session.get(Agency, agency_id)
+    if agency is None:
         raise NotFound("Agency", agency_id)
+    if (agency.id != case.owning_agency_id
+            and not may_share_with(session, case, agency.agency_type)):
+        raise InvalidRequest({"agency_id": refused_by_agreement(case, agency)})
     share = ensure_shared(session, actor, case, agency_id)
     session.flush()
     return share
@@ -330,6 +338,13 @@ def refuse_outstanding_actions(case: Case, pending: Sequence[str] = ()) -> None:
             f"{case.reference} has {len(titles)} outstanding action(s) ({listed}): "
             "complete or decline them before closing the case"
         )
+
+
+def refused_by_agreement(case: Case, agency: Agency) -> str:
+    kind = agency.agency_type.value.replace("_", " ")
+    return (f"The information sharing agreement does not allow {kind} agencies to see "
+            f"{case.case_type.replace('_', ' ')} cases, so {agency.name} cannot be given "
+            "this case: choose another agency")
 
 
 def ensure_shared(

@@ -40,6 +40,7 @@ from storage.cases.references import next_reference
 from storage.errors import InvalidRequest, InvalidState, NotFound
 from storage.outbox.models import EffectKind
 from storage.outbox.services import enqueue
+from storage.sharing.services import agreement_in_force
 from storage.standards.pauses import record_pause, record_resume
 from storage.workflows.services import current_version, definition_of, version_row
 from workflows import interpreter as wf
@@ -484,6 +485,15 @@ def _check_opening(
     lead_officer_id: int | None, share_with: Sequence[int],
 ) -> dict[str, str]:
     errors = low.opening_problems(session, title, owning_agency_id, lead_officer_id, share_with)
+    agreement = agreement_in_force(session)
+    for agency_id in share_with:
+        agency = session.get(Agency, agency_id)
+        if (agency is not None and agency_id != owning_agency_id
+                and not agreement.allows(definition.key, agency.agency_type)):
+            errors["share_with"] = (
+                f"The information sharing agreement does not allow "
+                f"{agency.agency_type.value.replace('_', ' ')} agencies to see "
+                f"{definition.name} cases: {agency.name} cannot be given this case")
     if actor.user_id is not None and not errors:
         user = session.get(User, actor.user_id)
         roles = {r.value for r in user.roles} if user else set()

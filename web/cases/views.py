@@ -39,10 +39,10 @@ from storage.documents.models import Document
 from storage.documents.services import attach_document
 from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, NotFound
 from web import navigation
+from web.access.views import deny_hidden, deny_restricted
 from web.auth import current_actor, current_user
 from web.database import session
 from web.dates import parse_date_input
-from web.errors import refuse
 
 from . import listing
 from .page import case_page, file_size, may_manage, may_work
@@ -109,7 +109,9 @@ def _visible_case(reference: str, *options: Any) -> Case:
     if case is None:
         abort(404)
     if not can_see_case(db, current_user(), case):
-        refuse(404, entity=case, case_id=case.id)  # audited as an access denied
+        if case.restricted:
+            deny_restricted(case)  # only that it exists, who holds it and whom to contact
+        deny_hidden(case)
     return case
 
 

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
-from storage.access import visible_cases
+from storage.access import can_see_case, visible_cases
 from storage.accounts.models import User
 from storage.agencies.models import Agency
 from storage.cases.models import Case, CaseStatus, RiskLevel
@@ -156,6 +156,27 @@ def find_cases(session: Session, user: User, raw: str) -> Found[CaseHit]:
     ).all()
     return Found([CaseHit(r.reference, r.title, r.type_name, r.status, r.risk_level, r.agency,
                           r.opened_at) for r in rows], rows[0].total if rows else 0)
+
+
+@dataclass(frozen=True)
+class RestrictedHit:
+    """A restricted case the user may not open: only that it exists and whom to ask."""
+
+    reference: str
+    agency: str
+
+
+def restricted_case(session: Session, user: User, raw: str) -> RestrictedHit | None:
+    """The exact reference of a restricted case the user may not see (the case page tells
+    them whom to contact and lets them ask for access); nothing for any other search."""
+    term = raw.strip().upper()
+    if not _REFERENCE.fullmatch(term):
+        return None
+    found = session.scalar(select(Case).where(Case.reference == term,
+                                              Case.restricted.is_(True)))
+    if found is None or can_see_case(session, user, found):
+        return None
+    return RestrictedHit(found.reference, found.owning_agency.name)
 
 
 def starts_with(column: Any, prefix: str) -> ColumnElement[bool]:

@@ -30,6 +30,7 @@ def index() -> Any:
     what = request.args.get("what", "all") or "all"
     errors: dict[str, str] = {}
     results: dict[str, finders.Found[Any]] | None = None
+    restricted = None
     if "q" in request.args:
         term = raw.strip()
         if what not in dict(CHOICES):
@@ -42,6 +43,8 @@ def index() -> Any:
             errors["q"] = f"Enter {MAX_LENGTH} characters or fewer"
         if not errors:
             results = _search(term, what)
+            if what in ("all", "cases"):
+                restricted = finders.restricted_case(session(), current_user(), term)
             total = sum(found.count for found in results.values())
             record(session(), current_actor(), AuditAction.SEARCH, entity_type="search",
                    detail={"what": what, "results": total, "text_length": len(term)})
@@ -50,7 +53,7 @@ def index() -> Any:
         what_items=[{"value": value, "text": label, "checked": value == what}
                     for value, label in CHOICES],
         results=results, is_date=finders.parse_date(raw) is not None,
-        limit=finders.RESULT_LIMIT,
+        limit=finders.RESULT_LIMIT, restricted=restricted,
     ), (400 if errors else 200)
 
 

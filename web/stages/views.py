@@ -31,7 +31,7 @@ from casebridge import clock
 from forms.loader import shipped_forms
 from forms.model import FieldType, FormDefinition
 from forms.schema import build_schema, check_submission
-from storage.access import can_see_case
+from storage.access import can_see_case, form_for
 from storage.accounts.models import Role, User
 from storage.agencies.models import Agency
 from storage.audit.models import AuditAction
@@ -68,7 +68,7 @@ for _name, _function in (
     ("answer_scores", presentation.answer_scores),
     ("join_hints", presentation.join_hints),
     ("date_items", presentation.date_items),
-    ("form_for_stage", form_of),
+    ("form_for_stage", lambda stage: form_for(current_user(), form_of(stage))),
 ):
     blueprint.add_app_template_global(_function, _name)
 
@@ -86,7 +86,7 @@ def stage_form(reference: str, stage_id: int) -> Any:
     stage = db.get(StageInstance, stage_id)
     if stage is None or stage.case_id != case.id:
         abort(404)
-    form = form_of(stage)
+    form = form_for(user, form_of(stage))  # without fields restricted to other roles
     if request.method == "GET":
         if stage.status is StageStatus.ACTIVE:
             refusal = _refusal(user, case, stage)
