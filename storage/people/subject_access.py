@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from casebridge import clock
 from casebridge.canonical import jsonable
-from storage.access import visible_cases
+from forms.loader import shipped_forms
+from storage.access import answers_for, visible_cases
 from storage.accounts.models import User
 from storage.agencies.models import Agency
 from storage.cases.models import Case, CaseParticipant, Note
@@ -28,6 +29,7 @@ PROFILE_FIELDS = ("given_name", "family_name", "known_as", "date_of_birth", "gen
 
 def subject_access_export(session: Session, user: User, person: Person) -> dict[str, Any]:
     agencies = dict(session.execute(select(Agency.id, Agency.name)).all())
+    forms = shipped_forms()  # answers to fields restricted to other roles are left out
     visible = visible_cases(user)
     rows = session.execute(
         select(CaseParticipant.role, Case)
@@ -67,7 +69,9 @@ def subject_access_export(session: Session, user: User, person: Person) -> dict[
             "stages": [{"stage": s.stage_key, "status": s.status.value,
                         "opened_at": jsonable(s.opened_at),
                         "completed_at": jsonable(s.completed_at),
-                        "answers": jsonable(s.form_data or {})} for s in case.stages],
+                        "answers": jsonable(answers_for(user, forms.get(s.form_key or ""),
+                                                        s.form_data))}
+                       for s in case.stages],
             "actions": [{"title": a.title, "detail": a.detail, "status": a.status.value,
                          "agency": agencies.get(a.assigned_agency_id),
                          "due_at": jsonable(a.due_at), "outcome": a.outcome,

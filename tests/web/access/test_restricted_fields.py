@@ -105,3 +105,27 @@ def test_a_panel_member_gives_it_and_only_their_roles_read_it(session, client, p
         assert (HEALTH in page) is sees, user.roles
         assert (HEALTH in client.get(f"/cases/{case.reference}").get_data(as_text=True)
                 ) is False  # the case page never shows answers
+
+
+def test_a_subject_access_export_leaves_it_out_for_other_roles(session, client, police,
+                                                               research):
+    from storage.cases.models import ParticipantRole
+    from storage.cases.services import add_participant
+    from storage.people.services import create_person
+    from storage.people.subject_access import subject_access_export
+
+    case, stage = research
+    panel = factories.user(session, police, Role.PRACTITIONER, Role.PANEL_MEMBER)
+    practitioner = factories.user(session, police, Role.PRACTITIONER)
+    person = create_person(session, factories.actor_for(panel), given_name="Sam",
+                           family_name="Subject")
+    add_participant(session, factories.SYSTEM, case_id=case.id, role=ParticipantRole.VICTIM,
+                    person_id=person.id)
+    session.commit()
+    enter(client, panel)
+    assert _post(client, case, stage, ANSWERS | {"health_information": HEALTH}
+                 ).status_code == 302
+    assert HEALTH in str(subject_access_export(session, panel, person))
+    held = str(subject_access_export(session, practitioner, person))
+    assert "Two call-outs in January" in held
+    assert HEALTH not in held
