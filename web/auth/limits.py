@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, render_template, request, session
 from flask_limiter import Limiter, RequestLimit
+from flask_limiter.errors import RateLimitExceeded
 
 RETRY_AFTER = "Retry-After"
 
@@ -74,3 +75,9 @@ def init_app(app: Flask) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage_uri
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "casebridge")
     limiter.init_app(app)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limited(error: RateLimitExceeded) -> Any:
+        """Our page (from `_too_many`), not the general error page that would otherwise
+        answer every HTTP error."""
+        return error.response if error.response is not None else error
