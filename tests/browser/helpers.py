@@ -142,7 +142,8 @@ def sign_in_code(live_server: LiveServer, user_id: int) -> str:
     code was used already (the same account signing in twice within 30 seconds)."""
     with seeding(live_server) as session:
         user = session.get(User, user_id)
-        assert user is not None and user.totp_secret, "the account has no two-factor"
+        assert user is not None
+        assert user.totp_secret, "the account has no two-factor"
         step = current_step(user.totp_secret)
         if user.totp_last_step is not None and user.totp_last_step >= step:
             step = user.totp_last_step + 1
