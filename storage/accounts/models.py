@@ -39,7 +39,7 @@ class User(Base):
     last_signed_in_at: Mapped[datetime | None]
     # Carried in the Flask session and checked on every request: bumping it (password reset
     # or change, disabling, resetting two-factor) ends every session the user has, at once.
-    session_epoch: Mapped[int] = mapped_column(default=0)
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     # Two-factor (RFC 6238): the base32 secret, when it was confirmed, and the last time
     # step a code was accepted for, so a code cannot be used twice (replay).
     totp_secret: Mapped[str | None] = mapped_column(String(64))

@@ -45,23 +45,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_codes'))
     )
     op.create_index(op.f('ix_recovery_codes_user_id'), 'recovery_codes', ['user_id'], unique=False)
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('session_epoch', sa.Integer(), nullable=False,
-                                      server_default='0'))
-        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('totp_enrolled_at', storage.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
-    # The default only filled existing rows; the model gives every new row its value.
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.alter_column('session_epoch', server_default=None)
+    # Plain ADD/DROP COLUMN (SQLite has both natively): a batch would copy the users table,
+    # and dropping it fails while other tables' rows refer to it.
+    op.add_column('users', sa.Column('session_epoch', sa.Integer(), nullable=False,
+                                     server_default='0'))
+    op.add_column('users', sa.Column('totp_secret', sa.String(length=64), nullable=True))
+    op.add_column('users', sa.Column('totp_enrolled_at', storage.base.UTCDateTime(timezone=True), nullable=True))
+    op.add_column('users', sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('totp_last_step')
-        batch_op.drop_column('totp_enrolled_at')
-        batch_op.drop_column('totp_secret')
-        batch_op.drop_column('session_epoch')
+    op.drop_column('users', 'totp_last_step')
+    op.drop_column('users', 'totp_enrolled_at')
+    op.drop_column('users', 'totp_secret')
+    op.drop_column('users', 'session_epoch')
     op.drop_index(op.f('ix_recovery_codes_user_id'), table_name='recovery_codes')
     op.drop_table('recovery_codes')
     op.drop_index(op.f('ix_password_resets_user_id'), table_name='password_resets')
