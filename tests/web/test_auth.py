@@ -154,6 +154,7 @@ def test_roles_that_need_two_factor_must_enrol_before_anything_else(
     page = client.get("/account/two-factor").get_data(as_text=True)
     assert "Your role can see restricted information" in page
     assert "<svg" in page, "the QR code is inline SVG (no script, no outside service)"
+    assert 'href="/overview"' not in page, "no navigation to pages it would not open"
     secret = re.search(r'class="cb-secret">([A-Z2-7]+)<', page).group(1)
     wrong = client.post("/account/two-factor", data={"code": "abc"})
     assert wrong.status_code == 400

@@ -62,7 +62,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _user() -> dict[str, Any]:
-        return {"current_user": g.get("user")}
+        user = g.get("user")
+        # No navigation to pages that would only send them back to the set-up page.
+        return {"current_user": user,
+                "must_enrol": user is not None and must_enrol(user)}
 
 
 def current_user() -> User:
