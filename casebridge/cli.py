@@ -282,6 +282,38 @@ def users_create(
         click.echo(f"Created {user.email} in {agency.code} with roles {', '.join(sorted(roles))}.")
 
 
+@users.command("disable")
+@click.argument("email")
+@pass_context
+def users_disable(ctx: Context, email: str) -> None:
+    """Stop someone signing in (they left the agency); ends their sessions at once."""
+    _set_active(ctx, email, False)
+
+
+@users.command("enable")
+@click.argument("email")
+@pass_context
+def users_enable(ctx: Context, email: str) -> None:
+    """Let a disabled account sign in again."""
+    _set_active(ctx, email, True)
+
+
+def _set_active(ctx: Context, email: str, active: bool) -> None:
+    from storage.accounts.services import set_active, user_by_email
+
+    runtime = ctx.require_schema()
+    with _service_errors(), unit_of_work(runtime.sessions) as session:
+        user = user_by_email(session, email)
+        if user is None:
+            raise click.ClickException(f"No account for {email}.")
+        if user.active == active:
+            click.echo(f"{user.email} is already {'enabled' if active else 'disabled'}.")
+            return
+        set_active(session, CLI_ACTOR, user, active)
+        done = "can sign in again" if active else "is disabled and signed out"
+        click.echo(f"{user.email} {done}.")
+
+
 def _read_password(from_stdin: bool, none: bool) -> str | None:
     if none:
         return None
@@ -677,6 +709,23 @@ def demo_generate(
     )
 
 
+@demo.command("code")
+@click.argument("email")
+@pass_context
+def demo_code(ctx: Context, email: str) -> None:
+    """Print the current two-factor sign-in code of a demo account (demo accounts only)."""
+    from casebridge import demo as demo_data
+
+    runtime = ctx.require_schema()
+    with unit_of_work(runtime.sessions) as session:
+        code = demo_data.demo_code(session, email)
+    if code is None:
+        raise click.ClickException(
+            f"{email} is not a demo account: codes are only shown for the generated demo "
+            f"accounts (name{demo_data.DEMO_DOMAIN}). Real users read theirs from their app.")
+    click.echo(code)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -700,6 +749,8 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
         click.echo(f"Demo accounts (password: {demo_data.DEMO_PASSWORD}):")
         for email, agency, roles in accounts:
             click.echo(f"  {email:<36} {agency:<5} {roles}")
+        click.echo("They use two-factor sign-in: for the code, run (in another terminal)")
+        click.echo("  .venv/bin/casebridge demo code EMAIL")
     embedded = start_embedded_engine(runtime)
     _stop_on_sigterm()
     try:

@@ -31,6 +31,7 @@ from casebridge.synthetic.histories import CASE_TYPE_WEIGHTS, definitions_spec
 from casebridge.synthetic.runner import generate_cases
 from storage.accounts.models import Role, User, UserRole
 from storage.accounts.services import create_user
+from storage.accounts.two_factor import current_code, demo_secret, enrol_with_secret
 from storage.actors import Actor
 from storage.agencies.models import Agency, AgencyType
 from storage.agencies.services import create_agency
@@ -81,7 +82,8 @@ GIVEN = list(names.GIVEN_NAMES)
 FAMILY = list(names.FAMILY_NAMES)
 AREAS = [area for area, _, _ in names.AREAS]
 __all__ = ["ACCOUNTS", "AGENCIES", "CASE_TYPE_WEIGHTS", "DEMO_PASSWORD", "FAMILY", "GIVEN",
-           "DemoSummary", "demo_accounts", "generate", "has_data"]
+           "DemoSummary", "demo_accounts", "demo_code", "generate", "has_data",
+           "is_demo_account"]
 
 
 @dataclass
@@ -127,6 +129,8 @@ def generate(
                         password=DEMO_PASSWORD)
             for local, name, code, roles in ACCOUNTS
         ]
+        for user in users:  # `casebridge demo code EMAIL` gives the current code
+            enrol_with_secret(session, DEMO_ACTOR, user, demo_secret(user.email))
     caseworkers = _create_caseworkers(sessions, agencies, cases, seed)
     with unit_of_work(sessions) as session:
         publish_shipped(session, DEMO_ACTOR)
@@ -188,6 +192,24 @@ def _create_caseworkers(sessions: sessionmaker[Session], agencies: dict[str, Age
                detail={"seed": seed, "users": len(created),
                        "roles": [role.value for role in CASEWORKER_ROLES]})
     return created
+
+
+DEMO_DOMAIN = "@demo.casebridge.test"
+
+
+def is_demo_account(email: str) -> bool:
+    return email.strip().lower().endswith(DEMO_DOMAIN)
+
+
+def demo_code(session: Session, email: str) -> str | None:
+    """The current two-factor code of a demo account (None for any other account: real
+    people's codes are never shown)."""
+    if not is_demo_account(email):
+        return None
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.totp_secret or user.totp_secret != demo_secret(user.email):
+        return None
+    return current_code(user.totp_secret)
 
 
 def demo_accounts(session: Session) -> list[tuple[str, str, str]]:

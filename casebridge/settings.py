@@ -80,6 +80,23 @@ class Settings(BaseSettings):
     sign_in_attempts: int = Field(default=5, ge=1, le=50,
                                   description="Failed passwords in a row before a lockout.")
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    two_factor_required_roles: list[str] = Field(
+        default=["panel_member", "manager", "partnership_admin", "auditor"],
+        description="Roles that can see restricted data: a user holding any of them must set "
+                    "up two-factor sign-in (an authenticator app) before using Casebridge.")
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        description="Where sign-in and password reset attempts are counted. memory:// counts "
+                    "per process: with gunicorn and several workers use a shared store, e.g. "
+                    "redis://localhost:6379/0 (needs the redis package).")
+    rate_limit_per_ip: str = Field(
+        default="30 per 10 minutes",
+        description="Sign-in, code and password reset requests allowed from one address.")
+    rate_limit_per_account: str = Field(
+        default="10 per 10 minutes",
+        description="Sign-in, code and password reset requests allowed for one account.")
+    password_reset_minutes: int = Field(default=30, ge=5, le=24 * 60,
+                                        description="How long a password reset link works.")
     secure_cookies: bool = Field(default=False,
                                  description="Send cookies over HTTPS only (set behind TLS).")
     public_url: str = Field(default="",
@@ -175,6 +192,28 @@ class Settings(BaseSettings):
                 f"database {url.get_backend_name()!r} is not supported; "
                 f"use one of {', '.join(SUPPORTED_DIALECTS)}"
             )
+        return value
+
+    @field_validator("two_factor_required_roles")
+    @classmethod
+    def _known_roles(cls, value: list[str]) -> list[str]:
+        from storage.accounts.models import Role
+
+        unknown = sorted(set(value) - {role.value for role in Role})
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a role; roles are "
+                             + ", ".join(role.value for role in Role))
+        return value
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_account")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit like '10 per 10 minutes'") from None
         return value
 
     @field_validator("public_url")
@@ -310,6 +349,11 @@ class Settings(BaseSettings):
             "session_max_hours": self.session_max_hours,
             "sign_in_attempts": self.sign_in_attempts,
             "lockout_minutes": self.lockout_minutes,
+            "two_factor_required_roles": self.two_factor_required_roles,
+            "rate_limit_storage_uri": make_url_safe(self.rate_limit_storage_uri),
+            "rate_limit_per_ip": self.rate_limit_per_ip,
+            "rate_limit_per_account": self.rate_limit_per_account,
+            "password_reset_minutes": self.password_reset_minutes,
             "secure_cookies": self.secure_cookies,
             "public_url": self.public_url,
             "smtp_host": self.smtp_host,
@@ -324,6 +368,14 @@ class Settings(BaseSettings):
             **{name: getattr(self, name) for name in type(self).model_fields
                if name.startswith("engine_")},
         }
+
+
+def make_url_safe(uri: str) -> str:
+    """A storage URI with any password hidden (redis://:secret@host)."""
+    scheme, sep, rest = uri.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return f"{scheme}{sep}{rest}"
 
 
 # Variables with our prefix that are not settings but are read elsewhere.

@@ -1,6 +1,6 @@
 """Every model, imported once so the metadata Alembic compares against is complete."""
 
-from storage.accounts.models import Role, User, UserRole
+from storage.accounts.models import PasswordReset, RecoveryCode, Role, User, UserRole
 from storage.agencies.models import Agency, AgencyType, AgencyWebhook, WebhookEvent
 from storage.audit.models import AuditAction, AuditChainHead, AuditEntry, AuditVerification
 from storage.base import Base
@@ -107,8 +107,10 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "ParticipantRole",
+    "PasswordReset",
     "Person",
     "PersonAddress",
+    "RecoveryCode",
     "ReferenceCounter",
     "RetentionOutcome",
     "RetentionReview",

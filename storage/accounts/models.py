@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.agencies.models import Agency
@@ -37,6 +37,14 @@ class User(Base):
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_signed_in_at: Mapped[datetime | None]
+    # Carried in the Flask session and checked on every request: bumping it (password reset
+    # or change, disabling, resetting two-factor) ends every session the user has, at once.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Two-factor (RFC 6238): the base32 secret, when it was confirmed, and the last time
+    # step a code was accepted for, so a code cannot be used twice (replay).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[created_at]
 
     agency: Mapped[Agency] = relationship(lazy="joined", innerjoin=True)
@@ -51,6 +59,10 @@ class User(Base):
     def has_role(self, role: Role) -> bool:
         return role in self.roles
 
+    @property
+    def two_factor_enrolled(self) -> bool:
+        return self.totp_enrolled_at is not None and self.totp_secret is not None
+
 
 class UserRole(Base):
     """A user may hold several roles, e.g. a practitioner who also sits on the MARAC panel."""
@@ -63,3 +75,33 @@ class UserRole(Base):
     role: Mapped[Role] = enum_column(Role)
 
     user: Mapped[User] = relationship(back_populates="role_grants")
+
+
+class RecoveryCode(Base):
+    """A single-use backup code for when the authenticator is lost; kept only as a hash."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(
+        BigIntKey, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[created_at]
+
+
+class PasswordReset(Base):
+    """A password reset link. The token is never stored: only its hash (to find the row)
+    and a nonce from which the token is derived with the secret key, so the dispatcher can
+    put it in the e-mail while a copy of the database alone cannot reset anyone."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(
+        BigIntKey, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[created_at]

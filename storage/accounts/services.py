@@ -57,7 +57,7 @@ def create_user(
             errors["roles"] = f"{role!r} is not a role; choose from " + ", ".join(Role)
     if not role_set and "roles" not in errors:
         errors["roles"] = "Give the user at least one role"
-    if password is not None and (problem := password_problem(password)):
+    if password is not None and (problem := password_problem(password, email=email)):
         errors["password"] = problem
     if line_manager_id is not None and session.get(User, line_manager_id) is None:
         errors["line_manager"] = "Choose a line manager who has an account"
@@ -135,9 +135,78 @@ def authenticate(
         raise SignInRefused(_WRONG)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if user.two_factor_enrolled:
+        # The password was right, but signing in is not done until the code is: the lockout
+        # counter keeps counting across the two steps, so guessing codes is no cheaper.
+        session.flush()
+        record(session, actor, AuditAction.SIGN_IN, entity=user,
+               detail={"step": "password", "two_factor": "pending"})
+        return user
     user.failed_sign_ins = 0
     user.locked_until = None
     user.last_signed_in_at = now
     session.flush()
-    record(session, actor, AuditAction.SIGN_IN, entity=user)
+    record(session, actor, AuditAction.SIGN_IN, entity=user, detail={"step": "password"})
     return user
+
+
+def change_password(session: Session, actor: Actor, user: User, *, current: str,
+                    new: str, repeat: str) -> None:
+    """A signed-in user's own change: the current password first, so a session left open
+    on a shared computer cannot be used to take the account over. Ends their other
+    sessions (the caller carries the new epoch in the current one)."""
+    errors: dict[str, str] = {}
+    if not verify_password(user.password_hash, current):
+        errors["current_password"] = "Enter your current password correctly"  # noqa: S105
+    if problem := password_problem(new, email=user.email):
+        errors["new_password"] = problem
+    elif new != repeat:
+        errors["repeat_password"] = "Enter the same new password twice"  # noqa: S105
+    if errors:
+        raise InvalidRequest(errors)
+    set_password(session, actor, user, new, event="password_changed")
+
+
+def set_password(session: Session, actor: Actor, user: User, password: str, *,
+                 event: str) -> None:
+    """A new password (already checked against the policy); every session ends, any
+    lockout is lifted."""
+    user.password_hash = hash_password(password)
+    user.session_epoch += 1
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    session.flush()
+    record(session, actor, AuditAction.UPDATE, entity=user, detail={"event": event})
+
+
+def may_manage(manager: User, user: User) -> bool:
+    """Partnership administrators manage every account; an agency's managers their own
+    agency's. Nobody disables or resets themselves here."""
+    if manager.id == user.id:
+        return False
+    if manager.has_role(Role.PARTNERSHIP_ADMIN):
+        return True
+    return manager.has_role(Role.MANAGER) and manager.agency_id == user.agency_id
+
+
+def managed_users(session: Session, manager: User) -> list[User]:
+    query = select(User).order_by(User.display_name, User.id)
+    if not manager.has_role(Role.PARTNERSHIP_ADMIN):
+        if not manager.has_role(Role.MANAGER):
+            return []
+        query = query.where(User.agency_id == manager.agency_id)
+    return list(session.scalars(query))
+
+
+def set_active(session: Session, actor: Actor, user: User, active: bool) -> None:
+    """Disable (someone left the agency) or enable an account. Disabling ends every session
+    of theirs at once: the session epoch moves and `active` is checked on every request."""
+    if user.active == active:
+        return
+    before = snapshot(user, ["active"])
+    user.active = active
+    user.session_epoch += 1
+    session.flush()
+    record(session, actor, AuditAction.UPDATE, entity=user, before=before,
+           after=snapshot(user, ["active"]),
+           detail={"event": "account_enabled" if active else "account_disabled"})

@@ -60,7 +60,9 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory
         sessions = make_session_factory(engine)
         with unit_of_work(sessions) as session:
             publish_shipped(session, Actor.system("tests"))
-        settings = load_settings(data_dir=directory, secret_key="browser-test-secret")
+        # Every test signs in from 127.0.0.1: the per-address sign-in limit is for attackers.
+        settings = load_settings(data_dir=directory, secret_key="browser-test-secret",
+                                 rate_limit_per_ip="10000 per minute")
         runtime = Runtime(settings=settings, engine=engine, sessions=sessions,
                           documents=DocumentStore(directory / "documents"))
         server = waitress.create_server(create_app(runtime), host="127.0.0.1", port=0,

@@ -27,6 +27,12 @@ from casebridge.clock import FrozenClock
 from casebridge.synthetic import names
 from storage.accounts.models import Role, User
 from storage.accounts.services import create_user
+from storage.accounts.two_factor import (
+    code_for_step,
+    current_step,
+    enrol_with_secret,
+    new_secret,
+)
 from storage.actors import Actor
 from storage.agencies.models import Agency, AgencyType
 from storage.agencies.services import create_agency
@@ -113,14 +119,35 @@ def make_agency(session: Session, agency_type: AgencyType, name: str, code: str)
                          code=f"{code}{n}", agency_type=agency_type)
 
 
+# The roles for which the default settings require two-factor sign-in.
+TWO_FACTOR_ROLES = {Role.PANEL_MEMBER, Role.MANAGER, Role.PARTNERSHIP_ADMIN, Role.AUDITOR}
+
+
 def make_account(session: Session, agency: Agency, *roles: Role) -> Account:
+    """An account that can sign in: with two-factor set up (a generated secret) when one
+    of its roles needs it, as a real user of that role would have."""
     n = unique()
     given, family = _rng.choice(names.GIVEN_NAMES), _rng.choice(names.FAMILY_NAMES)
     email = f"{given.lower()}.{n}@{agency.code.lower()}.test"
     user = create_user(session, SYSTEM, agency_id=agency.id, email=email,
                        display_name=f"{given} {family}", roles=roles or (Role.PRACTITIONER,),
                        password=PASSWORD)
+    if TWO_FACTOR_ROLES & set(roles):
+        enrol_with_secret(session, SYSTEM, user, new_secret())
     return Account(user.id, agency.id, email, user.display_name, agency.name)
+
+
+def sign_in_code(live_server: LiveServer, user_id: int) -> str:
+    """A code the server accepts now: the current step's, or the next one's if this step's
+    code was used already (the same account signing in twice within 30 seconds)."""
+    with seeding(live_server) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        assert user.totp_secret, "the account has no two-factor"
+        step = current_step(user.totp_secret)
+        if user.totp_last_step is not None and user.totp_last_step >= step:
+            step = user.totp_last_step + 1
+        return code_for_step(user.totp_secret, step)
 
 
 def make_partnership(live_server: LiveServer, *police_roles: Role) -> Partnership:
@@ -225,6 +252,10 @@ def sign_in(page: Page, live_server: LiveServer, account: Account) -> None:
     page.get_by_label("E-mail address").fill(account.email)
     page.get_by_label("Password", exact=True).fill(account.password)
     press(page, "Sign in")
+    if re.search(r"/sign-in/code$", page.url):
+        page.get_by_label("Code from your authenticator app").fill(
+            sign_in_code(live_server, account.user_id))
+        press(page, "Continue")
     expect(page).not_to_have_url(re.compile(r"/sign-in"))
     expect(page.get_by_text(account.name).first).to_be_visible()
 

@@ -63,3 +63,54 @@ def test_demo_generate_refuses_a_database_with_data_unless_asked_to_skip(run_cli
     skipped = run_cli("demo", "generate", "--cases", "5", "--if-empty")
     assert skipped.exit_code == 0
     assert "leaving it as it is" in skipped.output
+
+
+def test_users_disable_and_enable_end_sessions_and_are_audited(run_cli, scratch_engine):
+    from sqlalchemy import select
+
+    from storage.accounts.models import User
+    from storage.audit.models import AuditEntry
+    from storage.db import make_session_factory
+
+    run_cli("db", "upgrade")
+    run_cli("agencies", "create", "--name", "Test Police", "--code", "TP", "--type", "police")
+    run_cli("users", "create", "--agency", "TP", "--email", "leaver@test.example",
+            "--name", "Leaver", "--role", "practitioner", "--password-stdin",
+            stdin="three random words\n")
+    disabled = run_cli("users", "disable", "Leaver@Test.Example")
+    assert disabled.exit_code == 0, disabled.output
+    assert "leaver@test.example is disabled and signed out" in disabled.output
+    assert "already disabled" in run_cli("users", "disable", "leaver@test.example").output
+    with make_session_factory(scratch_engine)() as session:
+        user = session.scalar(select(User).where(User.email == "leaver@test.example"))
+        assert (user.active, user.session_epoch) == (False, 1)
+    assert "can sign in again" in run_cli("users", "enable", "leaver@test.example").output
+    with make_session_factory(scratch_engine)() as session:
+        changes = session.scalars(select(AuditEntry.changes)).all()
+    assert any("account_disabled" in c for c in changes)
+    assert any("account_enabled" in c for c in changes)
+    missing = run_cli("users", "disable", "nobody@test.example")
+    assert missing.exit_code == 1
+    assert "No account for nobody@test.example" in missing.output
+    assert run_cli("audit", "verify").exit_code == 0
+
+
+def test_demo_code_gives_demo_accounts_their_code_and_nobody_else(run_cli):
+    import pyotp
+
+    from storage.accounts.two_factor import demo_secret
+
+    run_cli("db", "upgrade")
+    run_cli("demo", "generate", "--cases", "0")
+    email = "practitioner@demo.casebridge.test"
+    result = run_cli("demo", "code", email)
+    assert result.exit_code == 0, result.output
+    assert pyotp.TOTP(demo_secret(email)).verify(result.output.strip(), valid_window=1)
+    run_cli("agencies", "create", "--name", "Real Police", "--code", "RP", "--type", "police")
+    run_cli("users", "create", "--agency", "RP", "--email", "real@police.example",
+            "--name", "Real", "--role", "manager", "--password-stdin",
+            stdin="three random words\n")
+    refused = run_cli("demo", "code", "real@police.example")
+    assert refused.exit_code == 1
+    assert "not a demo account" in refused.output
+    assert run_cli("demo", "code", "nobody@demo.casebridge.test").exit_code == 1

@@ -36,7 +36,10 @@ def test_overview_shows_totals_and_no_personal_details(migrated_scratch, tmp_pat
     assert client.get("/overview").status_code == 302, "totals are for signed-in users"
     signed = client.post("/sign-in", data={"email": "manager@demo.casebridge.test",
                                            "password": demo.DEMO_PASSWORD})
-    assert signed.status_code == 302
+    assert signed.headers["Location"] == "/sign-in/code", "demo accounts have two-factor"
+    with sessions() as session:
+        code = demo.demo_code(session, "manager@demo.casebridge.test")
+    assert client.post("/sign-in/code", data={"code": code}).status_code == 302
     response = client.get("/overview")
     page = response.get_data(as_text=True)
     assert response.status_code == 200

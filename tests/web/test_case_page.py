@@ -66,11 +66,22 @@ def app(app):
 
 def enter(client, user) -> None:
     """Signed in as `user` without the password check (sign-in has its own tests, and
-    argon2 is slow on purpose)."""
+    argon2 is slow on purpose); with two-factor set up, as a user of a role that needs it
+    would have, or every page would send them to set it up."""
+    from sqlalchemy.orm import object_session
+
+    from storage.accounts.two_factor import enrol_with_secret, new_secret
+    from tests.web.conftest import TWO_FACTOR_ROLES
+
+    if TWO_FACTOR_ROLES & user.roles and not user.two_factor_enrolled:
+        db = object_session(user)
+        enrol_with_secret(db, factories.SYSTEM, user, new_secret())
+        db.flush()
     now = clock.now().isoformat()
     with client.session_transaction() as cookie:
         cookie.clear()
-        cookie.update(user_id=user.id, signed_in_at=now, last_seen=now)
+        cookie.update(user_id=user.id, signed_in_at=now, last_seen=now,
+                      epoch=user.session_epoch)
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """Who is signed in: sign-in is required everywhere except the few public endpoints, so a
-new page is protected by default. Sessions end after idling and after a maximum age."""
+new page is protected by default. Sessions end after idling, after a maximum age, and at
+once when the user's session epoch moves (password reset or change, account disabled,
+two-factor reset). A user whose role needs two-factor and who has not set it up reaches
+nothing but the set-up page."""
 
 from __future__ import annotations
 
@@ -15,10 +18,19 @@ from storage.accounts.models import Role, User
 from storage.actors import Actor
 from web.database import session as db_session
 
-public_endpoints: set[str] = {"auth.sign_in", "health.healthz"}
+public_endpoints: set[str] = {
+    "auth.sign_in", "auth.two_factor", "auth.forgot_password", "auth.reset_password",
+    "health.healthz",
+}
+# What a user who must set up two-factor may still reach.
+enrolment_endpoints: set[str] = {"account.enrol", "auth.sign_out", "static", "govuk_assets"}
 
 
 def init_app(app: Flask) -> None:
+    from web.auth import limits
+
+    limits.init_app(app)
+
     @app.before_request
     def _load_user() -> Any:
         g.user = None
@@ -31,8 +43,11 @@ def init_app(app: Flask) -> None:
             else:
                 # The roles with the user (and, by the mapping, the agency): one statement.
                 user = db_session().get(User, user_id, options=[joinedload(User.role_grants)])
-                if user is None or not user.active:
+                if (user is None or not user.active
+                        or session.get("epoch") != user.session_epoch):
                     session.clear()
+                    if request.endpoint not in public_endpoints:
+                        return redirect(url_for("auth.sign_in", ended=1))
                 else:
                     g.user = user
                     session["last_seen"] = clock.now().isoformat()
@@ -40,11 +55,17 @@ def init_app(app: Flask) -> None:
             if request.endpoint is None:
                 return None  # 404s are answered as 404s
             return redirect(url_for("auth.sign_in", next=_next_path()))
+        if (g.user is not None and must_enrol(g.user)
+                and request.endpoint not in enrolment_endpoints):
+            return redirect(url_for("account.enrol"))
         return None
 
     @app.context_processor
     def _user() -> dict[str, Any]:
-        return {"current_user": g.get("user")}
+        user = g.get("user")
+        # No navigation to pages that would only send them back to the set-up page.
+        return {"current_user": user,
+                "must_enrol": user is not None and must_enrol(user)}
 
 
 def current_user() -> User:
@@ -70,11 +91,20 @@ def requires_role(*roles: Role):  # type: ignore[no-untyped-def]
     return decorate
 
 
+def must_enrol(user: User) -> bool:
+    """Holds a role that can see restricted data, without two-factor set up."""
+    if user.two_factor_enrolled:
+        return False
+    required = current_app.extensions["casebridge.runtime"].settings.two_factor_required_roles
+    return any(role.value in required for role in user.roles)
+
+
 def start_session(user: User) -> None:
     session.clear()  # a new session id on sign-in: no fixation
     session.permanent = True
     now = clock.now().isoformat()
-    session.update(user_id=user.id, signed_in_at=now, last_seen=now)
+    session.update(user_id=user.id, signed_in_at=now, last_seen=now,
+                   epoch=user.session_epoch)
 
 
 def _expired() -> bool:

@@ -108,6 +108,10 @@ def compose_email(
         raise Undeliverable("the payload names no template")
     if payload.get("escalation_id") is not None:
         return compose_escalation(session, message, settings)
+    if payload.get("password_reset_id") is not None:
+        from workflows.engine.account_mail import compose_password_reset  # accounts
+
+        return compose_password_reset(session, message, settings)
     if payload.get("standard_escalation_id") is not None or payload.get("digest_user_id"):
         from workflows.engine import standards_mail  # minimum standards (rules/standards)
 
