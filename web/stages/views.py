@@ -99,6 +99,10 @@ def _submit(case: Case, stage: StageInstance, form: FormDefinition | None, user:
     if stage.status is not StageStatus.ACTIVE:
         return _too_late(case, stage, form)
     refusal = _refusal(user, case, stage)
+    if not refusal and not any(role is not Role.AUDITOR for role in user.roles):
+        # Auditors see everything and change nothing (the authorization matrix found an
+        # auditor of the owning agency could submit its stages).
+        refusal = "Auditors can read this stage but cannot fill in its form."
     if refusal:
         return _not_allowed(refusal)
     if form is None:
