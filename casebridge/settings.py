@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     sign_in_attempts: int = Field(default=5, ge=1, le=50,
                                   description="Failed passwords in a row before a lockout.")
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    upload_max_mb: int = Field(default=25, ge=1, le=1024,
+                               description="The largest document that may be uploaded, in MB.")
     secure_cookies: bool = Field(default=False,
                                  description="Send cookies over HTTPS only (set behind TLS).")
     public_url: str = Field(default="",
@@ -256,6 +258,10 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'casebridge.sqlite3'}"
 
     @property
+    def upload_max_bytes(self) -> int:
+        return self.upload_max_mb * 1024 * 1024
+
+    @property
     def documents_dir(self) -> Path:
         return self.data_dir / "documents"
 
@@ -289,6 +295,7 @@ class Settings(BaseSettings):
             "sign_in_attempts": self.sign_in_attempts,
             "lockout_minutes": self.lockout_minutes,
             "secure_cookies": self.secure_cookies,
+            "upload_max_mb": self.upload_max_mb,
             "public_url": self.public_url,
             "smtp_host": self.smtp_host,
             "smtp_port": self.effective_smtp_port,

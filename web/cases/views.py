@@ -239,11 +239,12 @@ def upload_document(reference: str) -> Any:
         return _render(case, errors={"document-file": "The selected file is empty"},
                        form=request.form, status=400)
     upload.stream.seek(0)
-    store = current_app.extensions["casebridge.runtime"].documents
+    runtime = current_app.extensions["casebridge.runtime"]
     try:
         document = attach_document(
-            session(), current_actor(), store, case_id=case.id, filename=upload.filename or "",
-            content_type=upload.mimetype or "application/octet-stream", stream=upload.stream,
+            session(), current_actor(), runtime.documents, case_id=case.id,
+            filename=upload.filename or "", content_type=upload.mimetype or "",
+            stream=upload.stream, max_bytes=runtime.settings.upload_max_bytes,
         )
     except InvalidRequest as error:
         return _refused(reference, {"file": "document-file", "*": "document-file"}, error)

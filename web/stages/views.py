@@ -113,12 +113,13 @@ def _submit(case: Case, stage: StageInstance, form: FormDefinition | None, user:
     except ValueError:
         abort(400)
     data = MultiDict(request.form)
-    document_ids = _store_uploads(case, form, data)
+    document_ids, upload_errors = _store_uploads(case, form, data)
     options = _options(case, form)
     submission = check_submission(_schema(form, options, document_ids), data)
-    if not submission.valid:
+    if upload_errors or not submission.valid:
         return _page(case, stage, form, version=expected_version, status=400,
-                     values=submission.values, errors=submission.errors, options=options)
+                     values=submission.values, errors=submission.errors | upload_errors,
+                     options=options)
     assert submission.answers is not None
     try:
         record_stage_submission(
@@ -343,10 +344,13 @@ def _schema(form: FormDefinition, options: dict[str, list[tuple[int, str]]],
     )
 
 
-def _store_uploads(case: Case, form: FormDefinition, data: MultiDict) -> list[int]:
+def _store_uploads(case: Case, form: FormDefinition,
+                   data: MultiDict) -> tuple[list[int], dict[str, str]]:
     """Keep each chosen file as a case document; the answer is its id. (If the form has a
-    problem the request rolls back, so nothing is kept and the file is chosen again.)"""
-    ids = []
+    problem the request rolls back, so nothing is kept and the file is chosen again.) A file
+    the document store refuses (its type, its size) is a message next to its question."""
+    ids: list[int] = []
+    errors: dict[str, str] = {}
     for f in form.fields:
         if f.type is not FieldType.FILE:
             continue
@@ -354,14 +358,18 @@ def _store_uploads(case: Case, form: FormDefinition, data: MultiDict) -> list[in
         upload = request.files.get(f.key)
         if upload is None or not (upload.filename or "").strip():
             continue
-        document = attach_document(
-            session(), current_actor(), _runtime().documents, case_id=case.id,
-            filename=upload.filename or "", content_type=upload.mimetype or "",
-            stream=upload.stream,
-        )
+        try:
+            document = attach_document(
+                session(), current_actor(), _runtime().documents, case_id=case.id,
+                filename=upload.filename or "", content_type=upload.mimetype or "",
+                stream=upload.stream, max_bytes=_settings().upload_max_bytes,
+            )
+        except InvalidRequest as refused:
+            errors[f.key] = next(iter(refused.field_errors.values()), str(refused))
+            continue
         data[f.key] = str(document.id)
         ids.append(document.id)
-    return ids
+    return ids, errors
 
 
 def _runtime() -> Any:
