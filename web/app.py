@@ -92,7 +92,9 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         )
         if request.endpoint not in ("static", "govuk_assets"):
-            response.headers.setdefault("Cache-Control", "no-store")  # case data: never cache
+            # Case data is never cached, whatever the view set (send_file says "no-cache",
+            # which lets a shared computer's browser keep a downloaded document).
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.get("/assets/<path:filename>")

@@ -126,3 +126,22 @@ def enter(client: FlaskClient, user: User | None) -> None:
         if user is not None:
             now = clock.now().isoformat()
             cookie.update(user_id=user.id, signed_in_at=now, last_seen=now)
+
+
+def fingerprint(connection) -> tuple:
+    """What a request could have written, in one read: every table's row count, its latest
+    `updated_at` where it has one, and the sum of case versions (every change to a case
+    moves its version). Equal before and after: nothing was written."""
+    from sqlalchemy import func, select
+
+    import storage.models  # noqa: F401  (every table in the metadata)
+    from storage.base import Base
+
+    columns = []
+    for table in Base.metadata.sorted_tables:
+        columns.append(select(func.count()).select_from(table).scalar_subquery())
+        if "updated_at" in table.c:
+            columns.append(select(func.max(table.c.updated_at)).scalar_subquery())
+        if table.name == "cases":
+            columns.append(select(func.sum(table.c.version)).scalar_subquery())
+    return tuple(connection.execute(select(*columns)).one())
