@@ -14,6 +14,7 @@ from storage.accounts.models import User
 from storage.agencies.models import Agency
 from storage.cases.models import Case, CaseShare, CaseStatus, RiskLevel
 from storage.workflows.models import WorkflowDefinition
+from web.numbers import whole_number
 
 PAGE_SIZE = 25
 FILTERS = ("type", "status", "risk", "agency", "reference")
@@ -61,7 +62,7 @@ def search(session: Session, user: User, args: Mapping[str, str]) -> Result:
         where.append(Case.risk_level == RiskLevel(filters["risk"]))
     else:
         filters["risk"] = ""
-    agency_id = int(filters["agency"]) if filters["agency"].isdigit() else None
+    agency_id = whole_number(filters["agency"])
     if agency_id is not None and any(a.id == agency_id for a in agencies):
         shared = exists(select(CaseShare.id).where(CaseShare.case_id == Case.id,
                                                    CaseShare.agency_id == agency_id))

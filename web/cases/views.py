@@ -42,6 +42,7 @@ from web import navigation
 from web.auth import current_actor, current_user
 from web.database import session
 from web.dates import parse_date_input
+from web.numbers import whole_number
 
 from . import listing
 from .page import case_page, file_size, may_manage, may_work
@@ -170,7 +171,7 @@ def _form(name: str) -> str:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return whole_number(value)
 
 
 def _version() -> int:

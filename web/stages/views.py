@@ -44,6 +44,7 @@ from storage.errors import ConcurrencyConflict, InvalidRequest, InvalidState, No
 from web.auth import current_actor, current_user
 from web.database import session
 from web.formatting import humanise
+from web.numbers import whole_number
 from web.stages import presentation
 
 blueprint = Blueprint("stages", __name__)
@@ -108,9 +109,8 @@ def _submit(case: Case, stage: StageInstance, form: FormDefinition | None, user:
     if form is None:
         return _page(case, stage, form, version=case.version, status=409,
                      problem="This stage has no form to fill in: it moves on by itself.")
-    try:
-        expected_version = int(request.form.get("version", ""))
-    except ValueError:
+    expected_version = whole_number(request.form.get("version"))
+    if expected_version is None:
         abort(400)
     data = MultiDict(request.form)
     document_ids, upload_errors = _store_uploads(case, form, data)
@@ -156,8 +156,8 @@ def _too_late(case: Case, stage: StageInstance, form: FormDefinition | None) -> 
     """A form posted for a stage that is no longer active: if the case changed since the
     form was loaded, someone else finished it meanwhile; show their answers and what this
     user entered (not saved)."""
-    posted = request.form.get("version", "")
-    meanwhile = posted.isdigit() and int(posted) < case.version
+    posted = whole_number(request.form.get("version"))
+    meanwhile = posted is not None and posted < case.version
     unsaved = None
     if meanwhile and form is not None and stage.status is StageStatus.COMPLETED:
         unsaved = check_submission(_schema(form, _options(case, form)), request.form).answers

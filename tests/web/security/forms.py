@@ -1,0 +1,72 @@
+"""The forms the app's pages draw, read from the HTML (not listed by hand): for each address
+a form posts to, its fields with the values the page filled in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+
+@dataclass
+class Form:
+    action: str  # the path it posts to
+    page: str  # the page it was found on
+    fields: dict[str, list[str]] = field(default_factory=dict)  # name -> values on the page
+    files: list[str] = field(default_factory=list)  # names of file inputs
+    state: str = ""  # the world's state the page was drawn in (see the fuzz test's STATES)
+
+    def add(self, name: str, value: str) -> None:
+        self.fields.setdefault(name, [])
+        if value not in self.fields[name]:
+            self.fields[name].append(value)
+
+
+class _Forms(HTMLParser):
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = page
+        self.forms: list[Form] = []
+        self.current: Form | None = None
+        self.select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            if a.get("method", "get").lower() == "post":
+                path = urlsplit(urljoin(self.page, a.get("action") or self.page)).path
+                self.current = Form(action=path, page=self.page)
+                self.forms.append(self.current)
+            return
+        if self.current is None or not a.get("name"):
+            return
+        name = a["name"]
+        if tag == "input":
+            kind = a.get("type", "text").lower()
+            if kind == "file":
+                self.current.files.append(name)
+            elif kind in ("checkbox", "radio"):
+                self.current.add(name, a.get("value", "on"))
+            else:
+                self.current.add(name, a.get("value", ""))
+        elif tag in ("textarea", "button"):
+            self.current.add(name, a.get("value", ""))
+        elif tag == "select":
+            self.select = name
+            self.current.fields.setdefault(name, [])
+        if tag == "option" and self.select:
+            self.current.add(self.select, a.get("value", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.current = None
+        elif tag == "select":
+            self.select = None
+
+
+def forms_on(page_url: str, html: str, state: str = "") -> list[Form]:
+    parser = _Forms(page_url)
+    parser.feed(html)
+    for form in parser.forms:
+        form.state = state
+    return parser.forms
