@@ -15,6 +15,7 @@ class Form:
     fields: dict[str, list[str]] = field(default_factory=dict)  # name -> values on the page
     files: list[str] = field(default_factory=list)  # names of file inputs
     state: str = ""  # the world's state the page was drawn in (see the fuzz test's STATES)
+    texts: list[str] = field(default_factory=list)  # names of free-text boxes
 
     def add(self, name: str, value: str) -> None:
         self.fields.setdefault(name, [])
@@ -49,8 +50,13 @@ class _Forms(HTMLParser):
                 self.current.add(name, a.get("value", "on"))
             else:
                 self.current.add(name, a.get("value", ""))
+                if kind in ("text", "search", "email", "tel", "url", "password") and \
+                        name not in self.current.texts:
+                    self.current.texts.append(name)
         elif tag in ("textarea", "button"):
             self.current.add(name, a.get("value", ""))
+            if tag == "textarea" and name not in self.current.texts:
+                self.current.texts.append(name)
         elif tag == "select":
             self.select = name
             self.current.fields.setdefault(name, [])

@@ -4,7 +4,7 @@ CSRF token by a user allowed to post it. Never a 500; and when the answer is an 
 sent back with messages, a conflict, a refusal) nothing was written.
 
 The POST routes come from the url_map, so a new form is fuzzed as soon as a page draws it
-(and the test fails if no page draws a form for a POST route). CASEBRIDGE_FUZZ_EXAMPLES sets
+(and the test fails if no page draws a form for a POST route). FUZZ_EXAMPLES sets
 the examples per route (default 8: the whole file in about a minute on SQLite).
 """
 
@@ -30,7 +30,7 @@ from tests.web.security.forms import Form, forms_on
 from tests.web.security.routes import endpoint_methods, rules
 from tests.web.security.world import SYSTEM, enter, fingerprint
 
-EXAMPLES = int(os.environ.get("CASEBRIDGE_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 POSTS = [(e, r) for e, m, r in endpoint_methods() if m == "POST"]
 GETS = [(e, r) for e, m, r in endpoint_methods() if m == "GET"]
 # A failed sign-in is kept on purpose (the attempt counts towards a lockout, and is audited).

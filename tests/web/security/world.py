@@ -70,7 +70,11 @@ class World:
         }
 
 
-def build(session: Session, documents: DocumentStore) -> World:
+def build(session: Session, documents: DocumentStore, *, marker: str = SECRET) -> World:
+    """The world; `marker` is the text every free-text field carries (SECRET, or for the
+    safe-rendering tests a piece of HTML that must come back escaped). The shared profiles
+    (a location's address, a person's known-as name) carry it only in the latter: every
+    agency may see those."""
     agencies = {
         "A": factories.agency(session, AgencyType.POLICE),
         "B": factories.agency(session, AgencyType.HOUSING),
@@ -82,37 +86,39 @@ def build(session: Session, documents: DocumentStore) -> World:
     cases = {}
     for case_type in CASE_TYPES:
         case = factories.open_case(
-            session, SYSTEM, case_type=case_type, title=f"{SECRET} {case_type} title",
-            summary=f"{SECRET} {case_type} summary", owning_agency_id=owner.id)
+            session, SYSTEM, case_type=case_type, title=f"{marker} {case_type} title",
+            summary=f"{marker} {case_type} summary", owning_agency_id=owner.id)
         share_case(session, SYSTEM, case_id=case.id, agency_id=agencies["B"].id)
         cases[case_type] = case
     case = cases["asb"]
     person = create_person(session, SYSTEM, given_name="Alex", family_name="Matrixcase",
+                           known_as=None if marker == SECRET else marker,
                            date_of_birth=date(1980, 5, 17), phone="07700900461")
     add_participant(session, SYSTEM, case_id=case.id, role=ParticipantRole.VICTIM,
                     person_id=person.id)
-    location = create_location(session, SYSTEM, address_line_1="1 Matrix Street",
-                               town="Testtown", postcode="TT1 1TT")
+    street = "1 Matrix Street" if marker == SECRET else f"1 {marker} Street"
+    location = create_location(session, SYSTEM, address_line_1=street, town="Testtown",
+                               postcode="TT1 1TT")
     add_participant(session, SYSTEM, case_id=case.id, role=ParticipantRole.INCIDENT_LOCATION,
                     location_id=location.id)
     action = factories.assign_action(
-        session, SYSTEM, case_id=case.id, title=f"{SECRET} action title",
-        assigned_agency_id=agencies["B"].id, detail=f"{SECRET} action detail",
+        session, SYSTEM, case_id=case.id, title=f"{marker} action title",
+        assigned_agency_id=agencies["B"].id, detail=f"{marker} action detail",
         due_at=clock.now() + timedelta(days=5))
-    add_note(session, SYSTEM, case_id=case.id, body=f"{SECRET} note body")
+    add_note(session, SYSTEM, case_id=case.id, body=f"{marker} note body")
     document = attach_document(session, SYSTEM, documents, case_id=case.id,
-                               filename=f"{SECRET}-letter.txt", content_type="text/plain",
+                               filename=f"{marker}-letter.txt", content_type="text/plain",
                                stream=io.BytesIO(b"a letter about the case\n"))
     day = (clock.now() + timedelta(days=7)).astimezone(LONDON).date()
     meeting = meetings.create_meeting(
-        session, SYSTEM, kind=MeetingKind.MARAC, title=f"{SECRET} meeting",
+        session, SYSTEM, kind=MeetingKind.MARAC, title=f"{marker} meeting",
         scheduled_for=datetime.combine(day, time(10), tzinfo=LONDON), venue="Town hall",
         chair_user_id=users[("A", Role.PANEL_MEMBER)].id, organiser_agency_id=owner.id)
     meetings.record_attendance(session, SYSTEM, meeting_id=meeting.id,
-                               agency_id=agencies["B"].id, name="B attendee",
+                               agency_id=agencies["B"].id, name=f"{marker} attendee",
                                attendance=Attendance.PRESENT)
     item = meetings.add_to_agenda(session, SYSTEM, meeting_id=meeting.id,
-                                  case_id=cases["marac"].id, reason=f"{SECRET} agenda reason")
+                                  case_id=cases["marac"].id, reason=f"{marker} agenda reason")
     # A second item, so the agenda's "move" buttons are drawn.
     meetings.add_to_agenda(session, SYSTEM, meeting_id=meeting.id,
                            case_id=cases["hate_crime"].id, reason="Second on the agenda")
@@ -123,7 +129,7 @@ def build(session: Session, documents: DocumentStore) -> World:
     session.commit()
     return World(agencies=agencies, users=users, cases=cases, person=person,
                  location=location, action=action, meeting=meeting, item=item,
-                 document=document, stage=stage, secrets=[SECRET, "07700900461"])
+                 document=document, stage=stage, secrets=[marker, "07700900461"])
 
 
 def enter(client: FlaskClient, user: User | None) -> None:
