@@ -38,5 +38,15 @@ def endpoint_methods() -> list[tuple[str, str, str]]:
             for method in sorted((rule.methods or set()) - IGNORED_METHODS)]
 
 
-def post_endpoints() -> list[tuple[str, str]]:
-    return [(endpoint, rule) for endpoint, method, rule in endpoint_methods() if method == "POST"]
+def address(app, endpoint: str, rule: str, values: dict[str, object],
+            query: dict[str, str] | None = None) -> str:
+    """The URL of `rule` with its parameters taken from `values` (the fixture world's)."""
+    from flask import url_for
+
+    url_rule = next(r for r in rules() if r.endpoint == endpoint and r.rule == rule)
+    missing = sorted(set(url_rule.arguments) - set(values))
+    assert not missing, (f"{endpoint} ({rule}) has URL parameters {missing} with no value: "
+                         "add them to World.url_values in tests/web/security/world.py")
+    with app.test_request_context():
+        return url_for(endpoint, **{name: values[name] for name in url_rule.arguments},
+                       **(query or {}))

@@ -8,12 +8,11 @@ deciding who may reach it.
 from __future__ import annotations
 
 import pytest
-from flask import url_for
 
 from storage.accounts.models import Role
 from tests.web.security import authorization_matrix as matrix
 from tests.web.security.authorization_matrix import Who
-from tests.web.security.routes import endpoint_methods, rules
+from tests.web.security.routes import address, endpoint_methods, rules
 from tests.web.security.world import AGENCIES, enter
 
 EVERYONE = [Who(None, None)] + [Who(agency, role) for agency in AGENCIES for role in Role]
@@ -56,10 +55,8 @@ def test_who_may_reach_the_route(endpoint, method, rule, world_app, world, rolle
     if policy is None:
         pytest.fail(f"{endpoint} has no policy for {method} in authorization_matrix.py")
     values = world.url_values() | dict(row.values)
-    url_rule = next(r for r in rules() if r.endpoint == endpoint and r.rule == rule)
-    with world_app.test_request_context():
-        url = url_for(endpoint, **{name: values[name] for name in url_rule.arguments},
-                      **{k: _fill(v, values) for k, v in row.query.items()})
+    url = address(world_app, endpoint, rule, values,
+                  {k: _fill(v, values) for k, v in row.query.items()})
     form = {k: _fill(v, values) for k, v in row.form.items()}
     client = world_app.test_client()
     wrong, leaks = [], []
@@ -91,3 +88,80 @@ def test_the_leak_check_can_fail(world_app, world, rolled_back):
             response = client.get(url)
         assert response.status_code == 200, url
         assert "SECRETMARKER" in response.get_data(as_text=True), url
+
+
+@pytest.fixture
+def elsewhere(world_app, world, world_connection, rolled_back):
+    """Agency C's own case (a stage, an action, a document) and meeting (an agenda item):
+    records whose ids someone of agency A might put in an address under A's own records."""
+    import io
+    from datetime import timedelta
+
+    from sqlalchemy.orm import Session
+
+    from casebridge import clock
+    from storage.documents.services import attach_document
+    from storage.meetings import services as meetings
+    from tests import factories
+    from tests.web.security.world import SYSTEM
+
+    with Session(bind=world_connection, join_transaction_mode="create_savepoint",
+                 expire_on_commit=False) as db:
+        agency = world.agencies["C"]
+        case = factories.asb_case(db, agency)
+        action = factories.assign_action(db, SYSTEM, case_id=case.id, title="C's action",
+                                         assigned_agency_id=agency.id,
+                                         due_at=clock.now() + timedelta(days=3))
+        document = attach_document(db, SYSTEM, world_app.extensions["casebridge.runtime"]
+                                   .documents, case_id=case.id, filename="c.txt",
+                                   content_type="text/plain", stream=io.BytesIO(b"C only\n"))
+        meeting = meetings.create_meeting(
+            db, SYSTEM, kind="marac", title="C's meeting", venue="C's office",
+            scheduled_for=world.meeting.scheduled_for,
+            chair_user_id=world.users[("C", Role.PANEL_MEMBER)].id, organiser_agency_id=agency.id)
+        item = meetings.add_to_agenda(db, SYSTEM, meeting_id=meeting.id, case_id=case.id,
+                                      reason="C's reason")
+        db.commit()
+        return {"case": case, "stage": factories.active_stage(case), "action": action,
+                "document": document, "meeting": meeting, "item": item}
+
+
+def test_a_record_of_another_agency_is_not_reached_under_ones_own(
+        world_app, world, world_connection, elsewhere, rolled_back):
+    """Ids of agency C's records put in addresses under agency A's own case and meeting (or
+    in forms) are not found, and nothing is written."""
+    from tests.web.security.world import fingerprint
+
+    client = world_app.test_client()
+    enter(client, world.users[("A", Role.MANAGER)])
+    mine, meeting = world.case.reference, world.meeting.id
+    before = fingerprint(world_connection)
+    attempts = [
+        ("GET", f"/cases/{mine}/documents/{elsewhere['document'].id}", {}),
+        ("GET", f"/cases/{mine}/stages/{elsewhere['stage'].id}", {}),
+        ("POST", f"/cases/{mine}/stages/{elsewhere['stage'].id}", {"version": "1"}),
+        ("GET", f"/meetings/{meeting}/items/{elsewhere['item'].id}", {}),
+        ("POST", f"/meetings/{meeting}/items/{elsewhere['item'].id}/remove", {}),
+        ("POST", f"/meetings/{meeting}/items/{elsewhere['item'].id}/move", {"direction": "up"}),
+        ("POST", f"/meetings/{meeting}/items/{elsewhere['item'].id}",
+         {"form": "minutes", "minutes": "x", "discussed": "yes"}),
+        ("GET", f"/actions/{elsewhere['action'].id}", {}),
+        ("POST", f"/actions/{elsewhere['action'].id}", {"intent": "accept"}),
+        ("POST", "/inbox/claim", {"stage_id": str(elsewhere["stage"].id)}),
+        ("POST", "/inbox/claim", {"action_id": str(elsewhere["action"].id)}),
+    ]
+    for method, url, form in attempts:
+        response = client.open(url, method=method, data=form)
+        assert response.status_code == 404, (method, url, response.status_code)
+    # Forms that name another record by id or reference: refused next to the field.
+    for url, form in [
+        (f"/meetings/{meeting}/agenda", {"case_id": str(elsewhere["case"].id), "reason": "x"}),
+        (f"/meetings/{meeting}/agenda", {"case_reference": elsewhere["case"].reference,
+                                         "reason": "x"}),
+        (f"/cases/{mine}/links", {"link-reference": elsewhere["case"].reference,
+                                  "link-kind": "related"}),
+    ]:
+        response = client.post(url, data=form)
+        assert response.status_code == 400, (url, response.status_code)
+        assert elsewhere["case"].title not in response.get_data(as_text=True)
+    assert fingerprint(world_connection) == before

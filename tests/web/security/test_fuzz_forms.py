@@ -15,7 +15,6 @@ import os
 import secrets
 
 import pytest
-from flask import url_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
@@ -27,7 +26,7 @@ from storage.cases.models import ActionStatus, Case
 from tests.web.security import authorization_matrix as matrix
 from tests.web.security.conftest import make_app
 from tests.web.security.forms import Form, forms_on
-from tests.web.security.routes import endpoint_methods, rules
+from tests.web.security.routes import address, endpoint_methods
 from tests.web.security.world import SYSTEM, enter, fingerprint
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -68,10 +67,7 @@ def poster(world):
 
 def url_of(app, world, endpoint: str, rule: str) -> str:
     row = matrix.row(endpoint) or matrix.Row(matrix.SIGNED_IN)
-    values = world.url_values() | dict(row.values)
-    url_rule = next(r for r in rules() if r.endpoint == endpoint and r.rule == rule)
-    with app.test_request_context():
-        return url_for(endpoint, **{name: values[name] for name in url_rule.arguments})
+    return address(app, endpoint, rule, world.url_values() | dict(row.values))
 
 
 def signed_in_with_token(app, client, user) -> str:

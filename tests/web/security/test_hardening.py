@@ -9,7 +9,6 @@ import re
 import zipfile
 
 import pytest
-from flask import url_for
 from sqlalchemy import select
 
 from storage.accounts.models import Role
@@ -17,7 +16,7 @@ from storage.accounts.passwords import hash_password
 from storage.documents.models import Document
 from tests.web.security import authorization_matrix as matrix
 from tests.web.security.conftest import make_app
-from tests.web.security.routes import endpoint_methods, rules
+from tests.web.security.routes import address, endpoint_methods
 from tests.web.security.world import enter, fingerprint
 
 GETS = [(e, r) for e, m, r in endpoint_methods() if m == "GET"]
@@ -26,10 +25,7 @@ POSTS = [(e, r) for e, m, r in endpoint_methods() if m == "POST"]
 
 def url_of(app, world, endpoint: str, rule: str) -> str:
     row = matrix.row(endpoint) or matrix.Row(matrix.SIGNED_IN)
-    values = world.url_values() | dict(row.values)
-    url_rule = next(r for r in rules() if r.endpoint == endpoint and r.rule == rule)
-    with app.test_request_context():
-        return url_for(endpoint, **{name: values[name] for name in url_rule.arguments})
+    return address(app, endpoint, rule, world.url_values() | dict(row.values))
 
 
 def admin_of_owner(world):
