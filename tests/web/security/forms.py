@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 
 @dataclass
@@ -16,6 +16,7 @@ class Form:
     files: list[str] = field(default_factory=list)  # names of file inputs
     state: str = ""  # the world's state the page was drawn in (see the fuzz test's STATES)
     texts: list[str] = field(default_factory=list)  # names of free-text boxes
+    method: str = "post"  # "get": a filter or search form; its fields are query arguments
 
     def add(self, name: str, value: str) -> None:
         self.fields.setdefault(name, [])
@@ -30,15 +31,21 @@ class _Forms(HTMLParser):
         self.forms: list[Form] = []
         self.current: Form | None = None
         self.select: str | None = None
+        self.links: list[Form] = []  # links with query arguments, as GET "forms"
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
-            if a.get("method", "get").lower() == "post":
-                path = urlsplit(urljoin(self.page, a.get("action") or self.page)).path
-                self.current = Form(action=path, page=self.page)
-                self.forms.append(self.current)
+            path = urlsplit(urljoin(self.page, a.get("action") or self.page)).path
+            self.current = Form(action=path, page=self.page,
+                                method=a.get("method", "get").lower())
+            self.forms.append(self.current)
             return
+        if tag == "a" and a.get("href"):
+            link = urlsplit(urljoin(self.page, a["href"]))
+            if link.query and not link.netloc:
+                self.links.append(Form(action=link.path, page=self.page, method="get",
+                                       fields={k: [v] for k, v in parse_qsl(link.query)}))
         if self.current is None or not a.get("name"):
             return
         name = a["name"]
@@ -70,9 +77,14 @@ class _Forms(HTMLParser):
             self.select = None
 
 
-def forms_on(page_url: str, html: str, state: str = "") -> list[Form]:
+def forms_on(page_url: str, html: str, state: str = "", method: str = "post") -> list[Form]:
+    """The page's forms that are sent with `method` (for "get", links with query arguments
+    too)."""
     parser = _Forms(page_url)
     parser.feed(html)
-    for form in parser.forms:
+    found = [f for f in parser.forms if f.method == method]
+    if method == "get":
+        found += parser.links
+    for form in found:
         form.state = state
-    return parser.forms
+    return found

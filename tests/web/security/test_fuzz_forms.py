@@ -174,3 +174,48 @@ def test_no_form_crashes_or_half_writes(endpoint, rule, fuzz_app, world, world_c
             nested.rollback()
 
     post_anything()
+
+
+@pytest.fixture(scope="module")
+def query_names(fuzz_app, world, world_connection) -> dict[str, set[str]]:
+    """For each page, the query arguments its search and filter forms and its links send."""
+    client = fuzz_app.test_client()
+    names: dict[str, set[str]] = {}
+    nested = world_connection.begin_nested()
+    try:
+        for endpoint, rule in GETS:
+            signed_in_with_token(fuzz_app, client, poster(world))
+            url = url_of(fuzz_app, world, endpoint, rule)
+            response = client.get(url)
+            if response.mimetype == "text/html":
+                for form in forms_on(url, response.get_data(as_text=True), method="get"):
+                    names.setdefault(form.action, set()).update(form.fields)
+    finally:
+        nested.rollback()
+    return names
+
+
+PAGES = [(e, r) for e, r in GETS if e not in ("static", "govuk_assets", "health.healthz")]
+
+
+@pytest.mark.parametrize(("endpoint", "rule"), PAGES, ids=[e for e, _ in PAGES])
+def test_no_query_crashes_a_page(endpoint, rule, fuzz_app, world, world_connection,
+                                 query_names):
+    """Search boxes, filters and page numbers are typed or edited in the address bar too."""
+    url = url_of(fuzz_app, world, endpoint, rule)
+    names = sorted(query_names.get(url, set()) | {"page", "next"})
+    client = fuzz_app.test_client()
+    signed_in_with_token(fuzz_app, client, poster(world))
+
+    @settings(max_examples=max(2, EXAMPLES // 2), deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(query=st.dictionaries(st.sampled_from(names), TEXT, max_size=len(names)))
+    def open_with(query) -> None:
+        nested = world_connection.begin_nested()
+        try:
+            response = client.get(url, query_string=query)
+            assert response.status_code < 500, f"{response.status_code} for {query!r:.2000}"
+        finally:
+            nested.rollback()
+
+    open_with()
