@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.access import visible_cases
@@ -17,6 +17,7 @@ from storage.workflows.models import WorkflowDefinition
 from web.numbers import whole_number
 
 PAGE_SIZE = 25
+MAX_REFERENCE = 100
 FILTERS = ("type", "status", "risk", "agency", "reference")
 
 
@@ -69,7 +70,10 @@ def search(session: Session, user: User, args: Mapping[str, str]) -> Result:
         where.append(or_(Case.owning_agency_id == agency_id, shared))
     else:
         filters["agency"] = ""
-    if filters["reference"]:
+    if len(filters["reference"]) > MAX_REFERENCE:
+        # No reference is that long (and SQLite refuses a LIKE pattern of 50,000 bytes).
+        where.append(false())
+    elif filters["reference"]:
         escaped = (filters["reference"].upper().replace("\\", "\\\\")
                    .replace("%", "\\%").replace("_", "\\_"))
         where.append(Case.reference.like(f"%{escaped}%", escape="\\"))

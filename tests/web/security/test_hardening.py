@@ -92,6 +92,8 @@ def check_headers(response, *, case_data: bool) -> list[str]:
         problems.append("no X-Frame-Options: DENY")
     if headers.get("X-Content-Type-Options") != "nosniff":
         problems.append("no X-Content-Type-Options: nosniff")
+    if headers.get("Referrer-Policy") not in ("same-origin", "no-referrer"):
+        problems.append("the Referrer-Policy lets addresses (case references) leave the site")
     if case_data and "no-store" not in headers.get("Cache-Control", ""):
         problems.append("case data without Cache-Control: no-store")
     if response.mimetype == "text/html":
