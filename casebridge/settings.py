@@ -97,6 +97,8 @@ class Settings(BaseSettings):
         description="Sign-in, code and password reset requests allowed for one account.")
     password_reset_minutes: int = Field(default=30, ge=5, le=24 * 60,
                                         description="How long a password reset link works.")
+    upload_max_mb: int = Field(default=25, ge=1, le=1024,
+                               description="The largest document that may be uploaded, in MB.")
     secure_cookies: bool = Field(default=False,
                                  description="Send cookies over HTTPS only (set behind TLS).")
     public_url: str = Field(default="",
@@ -317,6 +319,10 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'casebridge.sqlite3'}"
 
     @property
+    def upload_max_bytes(self) -> int:
+        return self.upload_max_mb * 1024 * 1024
+
+    @property
     def documents_dir(self) -> Path:
         return self.data_dir / "documents"
 
@@ -355,6 +361,7 @@ class Settings(BaseSettings):
             "rate_limit_per_account": self.rate_limit_per_account,
             "password_reset_minutes": self.password_reset_minutes,
             "secure_cookies": self.secure_cookies,
+            "upload_max_mb": self.upload_max_mb,
             "public_url": self.public_url,
             "smtp_host": self.smtp_host,
             "smtp_port": self.effective_smtp_port,

@@ -46,7 +46,9 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=settings.session_max_hours * 3600,
-        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        # The largest upload, and room for the rest of its form; a file over the limit but
+        # under this is refused next to the field (storage.documents), one over it with 413.
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes + 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the signed-in session
     )
     app.extensions["casebridge.runtime"] = runtime
@@ -57,6 +59,7 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
     app.jinja_env.template_class = _Template
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    app.jinja_env.globals["upload_max_mb"] = settings.upload_max_mb
     logging.getLogger("casebridge").setLevel(settings.log_level)
     csrf.init_app(app)
     database.init_app(app)
@@ -76,6 +79,12 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy",
+                                    "camera=(), microphone=(), geolocation=(), payment=()")
+        if settings.secure_cookies:  # served over HTTPS: browsers should never try plain HTTP
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
         nonce = g.get("csp_nonce", "")
         response.headers.setdefault(
             "Content-Security-Policy",
@@ -83,7 +92,9 @@ def create_app(runtime: Runtime, *, testing: bool = False) -> Flask:
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         )
         if request.endpoint not in ("static", "govuk_assets"):
-            response.headers.setdefault("Cache-Control", "no-store")  # case data: never cache
+            # Case data is never cached, whatever the view set (send_file says "no-cache",
+            # which lets a shared computer's browser keep a downloaded document).
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.get("/assets/<path:filename>")

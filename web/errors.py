@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, abort, g, render_template, request
+from flask import Flask, Response, abort, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -87,6 +87,9 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException) -> Any:
         code = error.code or 500
         title, detail = MESSAGES.get(code, (error.name, error.description or ""))
+        if code == 413:
+            limit = current_app.extensions["casebridge.runtime"].settings.upload_max_mb
+            detail = f"Files can be up to {limit} MB."
         return render_template("errors/error.html", status=code, title=title, detail=detail,
                                request_id=g.get("request_id")), code
 

@@ -8,8 +8,9 @@ from storage.actors import Actor
 from storage.audit.models import AuditAction
 from storage.audit.services import record
 from storage.cases.models import Case
+from storage.documents import filetypes
 from storage.documents.models import Document
-from storage.documents.store import DocumentStore
+from storage.documents.store import DocumentStore, TooLarge
 from storage.errors import InvalidRequest, NotFound
 
 
@@ -23,17 +24,29 @@ def attach_document(
     content_type: str,
     stream: BinaryIO,
     outbox_key: str | None = None,
+    max_bytes: int | None = None,
 ) -> Document:
+    """Keep a file on the case. Its type is read from its bytes (filetypes): one not on the
+    allow-list, or whose name says otherwise, is refused before anything is stored, and the
+    type kept is the one found, never `content_type` as the sender claimed it."""
     if session.get(Case, case_id) is None:
         raise NotFound("Case", case_id)
     name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not name:
         raise InvalidRequest({"file": "Choose a file to upload"})
-    stored = store.put(stream)
+    try:
+        kind = filetypes.check(stream, name)
+        stored = store.put(stream, max_bytes=max_bytes)
+    except filetypes.Refused as refused:
+        raise InvalidRequest({"file": str(refused)}) from None
+    except TooLarge:
+        assert max_bytes is not None
+        raise InvalidRequest({"file": f"The file must be {max_bytes / 1048576:g} MB or "
+                                      "smaller"}) from None
     document = Document(
         case_id=case_id,
         filename=name[:255],
-        content_type=content_type or "application/octet-stream",
+        content_type=kind.content_type,
         size_bytes=stored.size_bytes,
         sha256=stored.sha256,
         uploaded_by_id=actor.user_id,

@@ -22,11 +22,15 @@ class StoredFile:
     size_bytes: int
 
 
+class TooLarge(ValueError):
+    """The stream ran past the size allowed: nothing was kept."""
+
+
 class DocumentStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def put(self, stream: BinaryIO) -> StoredFile:
+    def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredFile:
         self.root.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
         with tempfile.NamedTemporaryFile(dir=self.root, delete=False) as tmp:
@@ -34,6 +38,8 @@ class DocumentStore:
                 while chunk := stream.read(CHUNK):
                     digest.update(chunk)
                     size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise TooLarge(f"more than {max_bytes} bytes")
                     tmp.write(chunk)
                 tmp.flush()
                 os.fsync(tmp.fileno())

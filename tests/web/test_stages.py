@@ -446,7 +446,8 @@ def test_a_file_question_keeps_the_upload_as_a_case_document(signed_in, case, se
     forged = signed_in.post(url(case, stage), data={"version": str(case.version), "photo": "1"})
     assert forged.status_code == 400, "an id typed into the form is not an upload"
     response = signed_in.post(url(case, stage), content_type="multipart/form-data", data={
-        "version": str(case.version), "photo": (io.BytesIO(b"not really a photo"), "door.jpg")})
+        "version": str(case.version),
+        "photo": (io.BytesIO(b"\xff\xd8\xff\xe0 a JPEG's first bytes"), "door.jpg")})
     assert response.status_code == 302
     session.refresh(stage)
     document = session.get(Document, stage.form_data["photo"])

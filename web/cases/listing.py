@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.access import visible_cases
@@ -14,8 +14,10 @@ from storage.accounts.models import User
 from storage.agencies.models import Agency
 from storage.cases.models import Case, CaseShare, CaseStatus, RiskLevel
 from storage.workflows.models import WorkflowDefinition
+from web.numbers import whole_number
 
 PAGE_SIZE = 25
+MAX_REFERENCE = 100
 FILTERS = ("type", "status", "risk", "agency", "reference")
 
 
@@ -61,14 +63,17 @@ def search(session: Session, user: User, args: Mapping[str, str]) -> Result:
         where.append(Case.risk_level == RiskLevel(filters["risk"]))
     else:
         filters["risk"] = ""
-    agency_id = int(filters["agency"]) if filters["agency"].isdigit() else None
+    agency_id = whole_number(filters["agency"])
     if agency_id is not None and any(a.id == agency_id for a in agencies):
         shared = exists(select(CaseShare.id).where(CaseShare.case_id == Case.id,
                                                    CaseShare.agency_id == agency_id))
         where.append(or_(Case.owning_agency_id == agency_id, shared))
     else:
         filters["agency"] = ""
-    if filters["reference"]:
+    if len(filters["reference"]) > MAX_REFERENCE:
+        # No reference is that long (and SQLite refuses a LIKE pattern of 50,000 bytes).
+        where.append(false())
+    elif filters["reference"]:
         escaped = (filters["reference"].upper().replace("\\", "\\\\")
                    .replace("%", "\\%").replace("_", "\\_"))
         where.append(Case.reference.like(f"%{escaped}%", escape="\\"))

@@ -43,6 +43,7 @@ from web.access.views import deny_hidden, deny_restricted
 from web.auth import current_actor, current_user
 from web.database import session
 from web.dates import parse_date_input
+from web.numbers import whole_number
 
 from . import listing
 from .page import case_page, file_size, may_manage, may_work
@@ -175,7 +176,7 @@ def _form(name: str) -> str:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return whole_number(value)
 
 
 def _version() -> int:
@@ -244,11 +245,12 @@ def upload_document(reference: str) -> Any:
         return _render(case, errors={"document-file": "The selected file is empty"},
                        form=request.form, status=400)
     upload.stream.seek(0)
-    store = current_app.extensions["casebridge.runtime"].documents
+    runtime = current_app.extensions["casebridge.runtime"]
     try:
         document = attach_document(
-            session(), current_actor(), store, case_id=case.id, filename=upload.filename or "",
-            content_type=upload.mimetype or "application/octet-stream", stream=upload.stream,
+            session(), current_actor(), runtime.documents, case_id=case.id,
+            filename=upload.filename or "", content_type=upload.mimetype or "",
+            stream=upload.stream, max_bytes=runtime.settings.upload_max_bytes,
         )
     except InvalidRequest as error:
         return _refused(reference, {"file": "document-file", "*": "document-file"}, error)

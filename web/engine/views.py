@@ -18,6 +18,7 @@ from storage.outbox import dispatch as outbox
 from storage.outbox.models import OutboxMessage
 from web.auth import current_actor, current_user
 from web.database import session
+from web.numbers import whole_number
 
 blueprint = Blueprint("engine", __name__)
 
@@ -54,9 +55,8 @@ def retry() -> Any:
         changed = outbox.retry(db, all_failed=True)
         target = "all-failed"
     else:
-        try:
-            message_id = int(request.form.get("message_id", ""))
-        except ValueError:
+        message_id = whole_number(request.form.get("message_id"))
+        if message_id is None:
             abort(400)
         changed = outbox.retry(db, message_id=message_id)
         target = str(message_id)

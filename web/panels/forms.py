@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date, time
 
 from web.dates import parse_date_boxes
+from web.numbers import whole_number
 
 _TIME = re.compile(r"^(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2}))?\s*(?P<half>am|pm)?$")
 
@@ -37,8 +38,7 @@ def parse_time(text: str, *, what: str) -> tuple[time | None, str]:
 
 
 def to_int(value: str | None) -> int | None:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() else None
+    return whole_number(value)
 
 
 def yes(value: str | None) -> bool:

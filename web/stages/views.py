@@ -45,6 +45,7 @@ from web.auth import current_actor, current_user
 from web.database import session
 from web.errors import refuse
 from web.formatting import humanise
+from web.numbers import whole_number
 from web.stages import presentation
 
 blueprint = Blueprint("stages", __name__)
@@ -102,22 +103,26 @@ def _submit(case: Case, stage: StageInstance, form: FormDefinition | None, user:
     if stage.status is not StageStatus.ACTIVE:
         return _too_late(case, stage, form)
     refusal = _refusal(user, case, stage)
+    if not refusal and not any(role is not Role.AUDITOR for role in user.roles):
+        # Auditors see everything and change nothing (the authorization matrix found an
+        # auditor of the owning agency could submit its stages).
+        refusal = "Auditors can read this stage but cannot fill in its form."
     if refusal:
         return _not_allowed(refusal)
     if form is None:
         return _page(case, stage, form, version=case.version, status=409,
                      problem="This stage has no form to fill in: it moves on by itself.")
-    try:
-        expected_version = int(request.form.get("version", ""))
-    except ValueError:
+    expected_version = whole_number(request.form.get("version"))
+    if expected_version is None:
         abort(400)
     data = MultiDict(request.form)
-    document_ids = _store_uploads(case, form, data)
+    document_ids, upload_errors = _store_uploads(case, form, data)
     options = _options(case, form)
     submission = check_submission(_schema(form, options, document_ids), data)
-    if not submission.valid:
+    if upload_errors or not submission.valid:
         return _page(case, stage, form, version=expected_version, status=400,
-                     values=submission.values, errors=submission.errors, options=options)
+                     values=submission.values, errors=submission.errors | upload_errors,
+                     options=options)
     assert submission.answers is not None
     try:
         record_stage_submission(
@@ -154,8 +159,8 @@ def _too_late(case: Case, stage: StageInstance, form: FormDefinition | None) -> 
     """A form posted for a stage that is no longer active: if the case changed since the
     form was loaded, someone else finished it meanwhile; show their answers and what this
     user entered (not saved)."""
-    posted = request.form.get("version", "")
-    meanwhile = posted.isdigit() and int(posted) < case.version
+    posted = whole_number(request.form.get("version"))
+    meanwhile = posted is not None and posted < case.version
     unsaved = None
     if meanwhile and form is not None and stage.status is StageStatus.COMPLETED:
         unsaved = check_submission(_schema(form, _options(case, form)), request.form).answers
@@ -342,10 +347,13 @@ def _schema(form: FormDefinition, options: dict[str, list[tuple[int, str]]],
     )
 
 
-def _store_uploads(case: Case, form: FormDefinition, data: MultiDict) -> list[int]:
+def _store_uploads(case: Case, form: FormDefinition,
+                   data: MultiDict) -> tuple[list[int], dict[str, str]]:
     """Keep each chosen file as a case document; the answer is its id. (If the form has a
-    problem the request rolls back, so nothing is kept and the file is chosen again.)"""
-    ids = []
+    problem the request rolls back, so nothing is kept and the file is chosen again.) A file
+    the document store refuses (its type, its size) is a message next to its question."""
+    ids: list[int] = []
+    errors: dict[str, str] = {}
     for f in form.fields:
         if f.type is not FieldType.FILE:
             continue
@@ -353,14 +361,18 @@ def _store_uploads(case: Case, form: FormDefinition, data: MultiDict) -> list[in
         upload = request.files.get(f.key)
         if upload is None or not (upload.filename or "").strip():
             continue
-        document = attach_document(
-            session(), current_actor(), _runtime().documents, case_id=case.id,
-            filename=upload.filename or "", content_type=upload.mimetype or "",
-            stream=upload.stream,
-        )
+        try:
+            document = attach_document(
+                session(), current_actor(), _runtime().documents, case_id=case.id,
+                filename=upload.filename or "", content_type=upload.mimetype or "",
+                stream=upload.stream, max_bytes=_settings().upload_max_bytes,
+            )
+        except InvalidRequest as refused:
+            errors[f.key] = next(iter(refused.field_errors.values()), str(refused))
+            continue
         data[f.key] = str(document.id)
         ids.append(document.id)
-    return ids
+    return ids, errors
 
 
 def _runtime() -> Any:

@@ -95,10 +95,11 @@ def test_attach_document_stores_bytes_metadata_and_an_audit_entry(session, store
     }
 
 
-def test_attach_without_a_content_type_is_octet_stream(session, store, case):
+def test_the_content_type_is_read_from_the_bytes_not_taken_from_the_sender(
+        session, store, case):
     document = attach_document(session, SYSTEM, store, case_id=case.id, filename="notes",
-                               content_type="", stream=io.BytesIO(b"x"))
-    assert document.content_type == "application/octet-stream"
+                               content_type="text/html", stream=io.BytesIO(b"x"))
+    assert document.content_type == "text/plain; charset=utf-8"
 
 
 def test_attach_needs_a_file_name(session, store, case):
