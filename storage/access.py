@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session, object_session
 
 from casebridge import clock
+from forms.loader import shipped_forms
 from forms.model import Field, FormDefinition
 from rules.sharing import SharingAgreement
 from storage.accounts.models import Role, User
@@ -115,6 +116,13 @@ def answers_for(user: User, form: FormDefinition | None,
         return answers
     hidden = {f.key for f in form.fields if not may_see_field(user, f)}
     return {k: v for k, v in answers.items() if k not in hidden}
+
+
+def hidden_answer_keys(user: User) -> frozenset[str]:
+    """Keys of the shipped forms' fields restricted to roles `user` does not hold: answers
+    under these keys are masked wherever they appear outside a form (the audit log)."""
+    return frozenset(field.key for form in shipped_forms().values() for field in form.fields
+                     if not may_see_field(user, field))
 
 
 # --- people -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ walks the same way in batches without holding the log in memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -106,10 +107,27 @@ class Change:
     after: str
 
 
-def readable_changes(entry: AuditEntry) -> tuple[list[Change], dict[str, Any]]:
-    """An entry's before/after as one row per field that changed, and its other details."""
+def masked(changes: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    """The changes with answers to fields restricted from the reader shown as "(restricted)"
+    (stage answers are audited under form_data)."""
+    if not hidden:
+        return changes
+    out = dict(changes)
+    for side in ("before", "after"):
+        values = out.get(side)
+        if isinstance(values, dict) and isinstance(values.get("form_data"), dict):
+            answers = values["form_data"]
+            out[side] = {**values, "form_data": {
+                k: "(restricted)" if k in hidden else v for k, v in answers.items()}}
+    return out
+
+
+def readable_changes(entry: AuditEntry, hidden: frozenset[str] = frozenset()
+                     ) -> tuple[list[Change], dict[str, Any]]:
+    """An entry's before/after as one row per field that changed, and its other details;
+    answers under `hidden` keys masked."""
     try:
-        changes = json.loads(entry.changes or "{}")
+        changes = masked(json.loads(entry.changes or "{}"), hidden)
     except ValueError:
         return [], {}
     before, after = changes.get("before") or {}, changes.get("after") or {}
@@ -134,10 +152,14 @@ CSV_COLUMNS = ("seq", "occurred_at", "actor_label", "actor_user_id", "actor_agen
                "changes", "entry_hash")
 
 
-def csv_row(entry: AuditEntry) -> list[str]:
+def csv_row(entry: AuditEntry, hidden: frozenset[str] = frozenset()) -> list[str]:
     values = []
     for column in CSV_COLUMNS:
         value = getattr(entry, column)
+        if column == "changes" and hidden and value and '"form_data"' in value:
+            with contextlib.suppress(ValueError):
+                value = json.dumps(masked(json.loads(value), hidden), ensure_ascii=False,
+                                   sort_keys=True, separators=(",", ":"))
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, AuditAction):

@@ -30,6 +30,7 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.access import hidden_answer_keys
 from storage.accounts.models import Role, User
 from storage.agencies.models import Agency
 from storage.audit import search as audit_search
@@ -37,7 +38,7 @@ from storage.audit.models import AuditAction
 from storage.audit.services import record
 from storage.cases.services import case_by_reference
 from web import navigation
-from web.auth import current_actor, requires_role
+from web.auth import current_actor, current_user, requires_role
 from web.database import session
 from web.search.finders import parse_date
 
@@ -111,12 +112,14 @@ def index() -> Any:
         record(db, current_actor(), AuditAction.SEARCH, entity_type="audit_log",
                detail={"filters": filters.described(), "shown": len(page.entries)})
     agencies = db.scalars(select(Agency).order_by(Agency.name)).all()
+    hidden = hidden_answer_keys(current_user())  # restricted answers stay masked here too
     return render_template(
         "audit/index.html", page=page, errors=errors, args=args,
         query={k: v for k, v in args.items() if v},
         agencies=agencies, agency_names={a.id: a.name for a in agencies},
         users=_names(db, {e.actor_user_id for e in page.entries} if page else set()),
-        actions=list(AuditAction), readable=audit_search.readable_changes,
+        actions=list(AuditAction),
+        readable=lambda e: audit_search.readable_changes(e, hidden),
         last_check=audit_search.last_verification(db), head=audit_search.last_seq(db),
         verify_newest=VERIFY_NEWEST,
     ), (400 if errors else 200)
@@ -140,12 +143,14 @@ def export() -> Any:
            detail={"filters": filters.described(), "format": "csv"})
     db.commit()  # the export is on the record before its first row leaves
 
+    hidden = hidden_answer_keys(current_user())
+
     def rows() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(audit_search.CSV_COLUMNS)
         for n, entry in enumerate(audit_search.iter_entries(db, filters), 1):
-            writer.writerow(audit_search.csv_row(entry))
+            writer.writerow(audit_search.csv_row(entry, hidden))
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

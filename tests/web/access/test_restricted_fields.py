@@ -129,3 +129,22 @@ def test_a_subject_access_export_leaves_it_out_for_other_roles(session, client, 
     held = str(subject_access_export(session, practitioner, person))
     assert "Two call-outs in January" in held
     assert HEALTH not in held
+
+
+def test_the_audit_log_masks_it_for_readers_outside_its_roles(session, client, police,
+                                                              research):
+    case, stage = research
+    panel = factories.user(session, police, Role.PRACTITIONER, Role.PANEL_MEMBER)
+    auditor = factories.user(session, police, Role.AUDITOR)
+    session.commit()
+    enter(client, panel)
+    assert _post(client, case, stage, ANSWERS | {"health_information": HEALTH}
+                 ).status_code == 302
+    enter(client, auditor)
+    page = client.get(f"/audit?case={case.reference}").get_data(as_text=True)
+    assert "Two call-outs in January" in page
+    assert HEALTH not in page
+    assert "(restricted)" in page
+    export = client.get(f"/audit/export.csv?case={case.reference}").get_data(as_text=True)
+    assert "Two call-outs in January" in export
+    assert HEALTH not in export
