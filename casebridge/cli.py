@@ -749,7 +749,9 @@ def serve(ctx: Context, host: str, port: int, threads: int) -> None:
         click.echo(f"Demo accounts (password: {demo_data.DEMO_PASSWORD}):")
         for email, agency, roles in accounts:
             click.echo(f"  {email:<36} {agency:<5} {roles}")
-        click.echo("They use two-factor sign-in: for the code, run (in another terminal)")
+        required = ", ".join(runtime.settings.two_factor_required_roles)
+        click.echo(f"Accounts with a role that sees restricted data ({required}) also ask for")
+        click.echo("a two-factor code: run, in another terminal,")
         click.echo("  .venv/bin/casebridge demo code EMAIL")
     embedded = start_embedded_engine(runtime)
     _stop_on_sigterm()
