@@ -143,9 +143,14 @@ def works_with_person(session: Session, user: User, person: Person) -> bool:
     ))))
 
 
+def only_audits(user: User) -> bool:
+    """Auditors see everything and change nothing: a user whose only role is auditor."""
+    return not any(role is not Role.AUDITOR for role in user.roles)
+
+
 def may_change_person(session: Session, user: User, person: Person) -> bool:
     """Who may change a person's details: an active user whose agency works with them,
-    unless they only audit (auditors see everything and change nothing)."""
-    if not user.active or not any(role is not Role.AUDITOR for role in user.roles):
+    unless they only audit."""
+    if not user.active or only_audits(user):
         return False
     return works_with_person(session, user, person)

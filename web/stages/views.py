@@ -31,7 +31,7 @@ from casebridge import clock
 from forms.loader import shipped_forms
 from forms.model import FieldType, FormDefinition
 from forms.schema import build_schema, check_submission
-from storage.access import can_see_case, form_for
+from storage.access import can_see_case, form_for, only_audits
 from storage.accounts.models import Role, User
 from storage.agencies.models import Agency
 from storage.audit.models import AuditAction
@@ -103,9 +103,7 @@ def _submit(case: Case, stage: StageInstance, form: FormDefinition | None, user:
     if stage.status is not StageStatus.ACTIVE:
         return _too_late(case, stage, form)
     refusal = _refusal(user, case, stage)
-    if not refusal and not any(role is not Role.AUDITOR for role in user.roles):
-        # Auditors see everything and change nothing (the authorization matrix found an
-        # auditor of the owning agency could submit its stages).
+    if not refusal and only_audits(user):
         refusal = "Auditors can read this stage but cannot fill in its form."
     if refusal:
         return _not_allowed(refusal)
