@@ -119,6 +119,17 @@ def readable_changes(entry: AuditEntry) -> tuple[list[Change], dict[str, Any]]:
     return rows, changes.get("detail") or {}
 
 
+def redaction_of(entry: AuditEntry) -> dict[str, Any] | None:
+    """Why a redacted entry's text went ({"redacted": reason, "review": id}); None if not."""
+    if entry.redacted_at is None:
+        return None
+    try:
+        mark = json.loads(entry.changes)
+    except ValueError:
+        return {}
+    return mark if isinstance(mark, dict) else {}
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "(none)"
