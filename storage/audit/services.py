@@ -154,7 +154,6 @@ def _seal_pending_entries(session: Session) -> None:
             changes=changes,
             changes_digest=digest(changes),
             hash_version=HASH_VERSION_DIGEST,
-            redacted_at=None,
             ip_address=item.actor.ip_address,
             request_id=item.actor.request_id,
             prev_hash=head.last_hash,
@@ -167,7 +166,9 @@ def _seal_pending_entries(session: Session) -> None:
     insert_rows(session, AuditEntry.__table__, rows)
 
 
-_ENTRY_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns if c.key != "id")
+# An entry is written whole, never redacted (NULL): redacted_at is left to its default.
+_ENTRY_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns
+                       if c.key not in ("id", "redacted_at"))
 
 
 @event.listens_for(Session, "after_soft_rollback")
