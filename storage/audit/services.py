@@ -10,10 +10,12 @@ the text can be replaced by a fixed mark and `redacted_at` set while the entry's
 every link after it, still verify. Nothing but the mark tells a redacted entry from an
 edited one, so the mark is itself proved: `redact` writes one redaction entry (chained like
 any other, with no personal data) listing the seqs it redacted, the mark and time it wrote,
-and a witness, a SHA-256 over each redacted entry's `sealed_digest` (every field but the
-text). The verifier holds each entry marked redacted until the redaction entry that lists
-it, and reports one that no redaction entry lists, whose mark differs, or whose fields no
-longer match the witness.
+and a witness, a SHA-256 over each redacted entry's seq and `sealed_digest` (every field
+but the text). The verifier gathers the entries marked redacted by their mark and time (seqs
+and a running witness, not the entries) until the redaction entry that lists them, and
+reports one that no redaction entry lists, whose mark differs, or whose fields no longer
+match the witness. A mark and time identify one redaction (`redact` is called once per
+retention review).
 
 Version 1 entries (written before migration 0013) keep their old hash over the text: they
 verify as before while unredacted. Once redacted their own hash cannot be recomputed, so
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -239,8 +242,10 @@ def sealed_digest(entry: AuditEntry) -> str:
                                      "entry_hash": entry.entry_hash})
 
 
-def _witness(sealed: list[tuple[int, str]]) -> str:
-    return hashlib.sha256(canonical_json(sealed).encode("utf-8")).hexdigest()
+def _witness_line(seq: int, sealed: str) -> bytes:
+    """One redacted entry's part of its redaction's witness: a SHA-256 over these lines in
+    seq order, so a verifier can build it as it walks, holding no entry."""
+    return f"{seq}:{sealed}\n".encode("ascii")
 
 
 def redaction_mark(reason: str, review: int | None) -> str:
@@ -304,14 +309,16 @@ def redact(
         .with_for_update()  # two redactions of one entry would both list it
         .execution_options(yield_per=_REDACT_BATCH, populate_existing=True)
     ).scalars()
-    sealed: list[tuple[int, str]] = []
+    witness = hashlib.sha256()
+    seqs: list[int] = []
     ids: list[int] = []
     for entry in rows:
         if _altered(entry):
             raise AuditChainBroken(
                 f"Audit entry {entry.seq} was altered after it was written, so it cannot be "
                 "redacted. Run `casebridge audit verify` and tell your administrator.")
-        sealed.append((entry.seq, sealed_digest(entry)))
+        witness.update(_witness_line(entry.seq, sealed_digest(entry)))
+        seqs.append(entry.seq)
         ids.append(entry.id)
         session.expunge(entry)
     if not ids:
@@ -321,12 +328,11 @@ def redact(
                         .where(AuditEntry.id.in_(ids[start:start + _REDACT_BATCH]))
                         .values(changes=mark, redacted_at=redacted_at)
                         .execution_options(synchronize_session=False))
-    seqs = [seq for seq, _ in sealed]
     record(session, actor, AuditAction.UPDATE, entity_type=REDACTION_ENTITY, case_id=case_id,
            detail={"redaction": {
                "reason": reason, "review": review,
                "redacted_at": redacted_at.astimezone(UTC).isoformat(timespec="microseconds"),
-               "count": len(seqs), "seqs": _ranges(seqs), "witness": _witness(sealed)}})
+               "count": len(seqs), "seqs": _ranges(seqs), "witness": witness.hexdigest()}})
     return seqs
 
 
@@ -359,18 +365,23 @@ class ChainReport:
 
 
 @dataclass
-class _Marked:
-    entry_id: int
-    sealed: str
-    mark: str
-    redacted_at: str
+class _Redacted:
+    """Entries carrying one redaction's mark and time, seen so far, awaiting its entry."""
+
+    first_id: int
+    seqs: array = field(default_factory=lambda: array("q"))
+    witness: Any = field(default_factory=hashlib.sha256)
 
 
 class ChainWalk:
     """One walk along the chain in seq order, shared by the full check and the web's check
     of the newest entries. `from_seq` > 1 trusts the entry before it as the anchor; then a
     redaction that also covers entries before the range cannot prove its witness, and only
-    the marks of the entries in range are checked."""
+    the marks of the entries in range are checked.
+
+    An entry marked redacted is proved later, by its redaction entry, so the walk keeps the
+    marked entries of each redaction (known by its mark and time) as a list of seqs and a
+    running witness: eight bytes an entry, whatever the chain's length."""
 
     def __init__(self, *, from_seq: int = 1, prev_hash: str = GENESIS_HASH) -> None:
         self.from_seq = from_seq
@@ -378,7 +389,7 @@ class ChainWalk:
         self.prev_hash = prev_hash
         self.checked = 0
         self.redacted = 0
-        self._marked: dict[int, _Marked] = {}  # redacted, waiting for their redaction entry
+        self._waiting: dict[tuple[str, str], _Redacted] = {}
 
     def _broken(self, seq: int, entry_id: int | None, reason: str) -> ChainReport:
         return ChainReport(self.checked, seq - 1, seq, entry_id, reason, self.redacted)
@@ -398,9 +409,13 @@ class ChainWalk:
             return self._broken(entry.seq, entry.id,
                                 f"entry {entry.seq} was altered after it was written")
         if entry.redacted_at is not None:
-            self._marked[entry.seq] = _Marked(
-                entry.id, sealed_digest(entry), entry.changes,
-                entry.redacted_at.astimezone(UTC).isoformat(timespec="microseconds"))
+            key = (entry.changes,
+                   entry.redacted_at.astimezone(UTC).isoformat(timespec="microseconds"))
+            group = self._waiting.get(key)
+            if group is None:
+                group = self._waiting[key] = _Redacted(entry.id)
+            group.seqs.append(entry.seq)
+            group.witness.update(_witness_line(entry.seq, sealed_digest(entry)))
             self.redacted += 1
         elif (redaction := _redaction_of(entry)) is not None:
             problem = self._settle(entry.seq, redaction)
@@ -411,40 +426,40 @@ class ChainWalk:
         return None
 
     def _settle(self, seq: int, redaction: dict[str, Any]) -> ChainReport | None:
-        """Match a redaction entry against the entries it says it redacted."""
+        """Match a redaction entry against the entries marked with its mark and time."""
         try:
             listed = [n for a, b in redaction["seqs"] for n in range(int(a), int(b) + 1)]
-            mark = redaction_mark(redaction["reason"], redaction["review"])
-            at, witness = redaction["redacted_at"], redaction["witness"]
+            key = (redaction_mark(redaction["reason"], redaction["review"]),
+                   str(redaction["redacted_at"]))
+            witness = redaction["witness"]
         except (KeyError, TypeError, ValueError):
             return None  # not a redaction this code wrote (its hash holds): nothing to match
-        whole = True
-        sealed: list[tuple[int, str]] = []
-        for n in listed:
-            if n < self.from_seq:
-                whole = False
-                continue
-            marked = self._marked.pop(n, None)
-            if marked is None:
-                return self._broken(n, None, f"entry {n} is listed as redacted by entry {seq} "
-                                    "but is not marked redacted: it was altered")
-            if marked.mark != mark or marked.redacted_at != at:
-                return self._broken(n, marked.entry_id,
-                                    f"the redaction mark of entry {n} was altered")
-            sealed.append((n, marked.sealed))
-        if whole and _witness(sealed) != witness:
-            first = listed[0] if listed else seq
-            return self._broken(first, None,
-                                f"an entry redacted by entry {seq} (entries {first} to "
-                                f"{listed[-1] if listed else seq}) was altered after redaction")
+        in_range = [n for n in listed if n >= self.from_seq]
+        group = self._waiting.pop(key, None)
+        marked = list(group.seqs) if group is not None else []
+        if marked != in_range:
+            n = min(set(marked).symmetric_difference(in_range))
+            if n in marked:
+                return self._broken(n, None, f"entry {n} is marked redacted but no "
+                                    "redaction entry records it: it was altered")
+            if any(n in other.seqs for other in self._waiting.values()):
+                return self._broken(n, None, f"the redaction mark of entry {n} was altered")
+            return self._broken(n, None, f"entry {n} is listed as redacted by entry {seq} "
+                                "but is not marked redacted: it was altered")
+        if group is not None and len(in_range) == len(listed) \
+                and group.witness.hexdigest() != witness:
+            return self._broken(listed[0], group.first_id,
+                                f"an entry redacted by entry {seq} (entries {listed[0]} to "
+                                f"{listed[-1]}) was altered after redaction")
         return None
 
     def finish(self, *, complete: bool) -> ChainReport:
         """The result once every entry was stepped. `complete`: the walk reached the chain
         head, so an entry still marked but never listed by a redaction entry is forged."""
-        if complete and self._marked:
-            n = min(self._marked)
-            return self._broken(n, self._marked[n].entry_id,
+        if complete and self._waiting:
+            group = min(self._waiting.values(), key=lambda g: g.seqs[0])
+            n = group.seqs[0]
+            return self._broken(n, group.first_id,
                                 f"entry {n} is marked redacted but no redaction entry "
                                 "records it: it was altered")
         return ChainReport(self.checked, self.expected - 1, redacted=self.redacted)
