@@ -354,7 +354,10 @@ def audit_verify(ctx: Context) -> None:
                             actor_label="system:cli")
     click.echo("", err=True)
     if report.intact:
-        click.echo(f"Audit chain intact: {report.checked:,} entries verified.")
+        # Redacted entries are intact by proof of their redaction entries, not broken.
+        redacted = (f", {report.redacted:,} of them redacted (personal data removed under "
+                    "retention)" if report.redacted else "")
+        click.echo(f"Audit chain intact: {report.checked:,} entries verified{redacted}.")
         return
     where = f" (entry id {report.broken_entry_id})" if report.broken_entry_id else ""
     click.echo(

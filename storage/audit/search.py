@@ -25,7 +25,7 @@ from storage.audit.models import (
     AuditEntry,
     AuditVerification,
 )
-from storage.audit.services import ChainReport, entry_digest
+from storage.audit.services import ChainReport, ChainWalk
 
 # The most entries a verification asked for on a web page may walk (a full walk is the CLI's).
 WEB_VERIFY_LIMIT = 200_000
@@ -137,6 +137,17 @@ def readable_changes(entry: AuditEntry, hidden: frozenset[str] = frozenset()
     return rows, changes.get("detail") or {}
 
 
+def redaction_of(entry: AuditEntry) -> dict[str, Any] | None:
+    """Why a redacted entry's text went ({"redacted": reason, "review": id}); None if not."""
+    if entry.redacted_at is None:
+        return None
+    try:
+        mark = json.loads(entry.changes)
+    except ValueError:
+        return {}
+    return mark if isinstance(mark, dict) else {}
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "(none)"
@@ -149,7 +160,7 @@ def _show(value: Any) -> str:
 
 CSV_COLUMNS = ("seq", "occurred_at", "actor_label", "actor_user_id", "actor_agency_id",
                "action", "entity_type", "entity_id", "case_id", "ip_address", "request_id",
-               "changes", "entry_hash")
+               "changes", "entry_hash", "redacted_at")
 
 
 def csv_row(entry: AuditEntry, hidden: frozenset[str] = frozenset()) -> list[str]:
@@ -183,7 +194,8 @@ def last_seq(session: Session) -> int:
 def verify_range(session: Session, from_seq: int, to_seq: int) -> ChainReport:
     """Check entries from_seq..to_seq: each follows the one before it and is unaltered. The
     entry before from_seq is trusted as the anchor (the full walk is `casebridge audit
-    verify`); a missing entry inside the range, or at its end before the head, is reported."""
+    verify`); a missing entry inside the range, or at its end before the head, is reported.
+    A redacted entry counts as intact when a redaction entry in the range proves it."""
     from_seq = max(from_seq, 1)
     if from_seq == 1:
         prev_hash = GENESIS_HASH
@@ -193,33 +205,28 @@ def verify_range(session: Session, from_seq: int, to_seq: int) -> ChainReport:
         if prev_hash is None:
             return ChainReport(0, from_seq - 1, from_seq - 1, None,
                                f"entry {from_seq - 1} is missing")
-    expected, checked = from_seq, 0
+    walk = ChainWalk(from_seq=from_seq, prev_hash=prev_hash)
     rows = session.execute(
         select(AuditEntry).where(AuditEntry.seq.between(from_seq, to_seq))
         .order_by(AuditEntry.seq)
         .execution_options(yield_per=2000, populate_existing=True)).scalars()
     for entry in rows:
-        if entry.seq != expected:
-            return ChainReport(checked, expected - 1, entry.seq, entry.id,
-                               f"entries {expected} to {entry.seq - 1} are missing")
-        if entry.prev_hash != prev_hash:
-            return ChainReport(checked, entry.seq - 1, entry.seq, entry.id,
-                               f"entry {entry.seq} does not follow entry {entry.seq - 1}")
-        if entry_digest(entry) != entry.entry_hash:
-            return ChainReport(checked, entry.seq - 1, entry.seq, entry.id,
-                               f"entry {entry.seq} was altered after it was written")
-        prev_hash, expected, checked = entry.entry_hash, entry.seq + 1, checked + 1
+        broken = walk.step(entry)
+        if broken is not None:
+            return broken
         session.expunge(entry)
-    if expected <= to_seq:
-        return ChainReport(checked, expected - 1, expected, None,
-                           f"entries {expected} to {to_seq} are missing")
-    return ChainReport(checked, to_seq)
+    if walk.expected <= to_seq:
+        return ChainReport(walk.checked, walk.expected - 1, walk.expected, None,
+                           f"entries {walk.expected} to {to_seq} are missing", walk.redacted)
+    # An entry redacted after to_seq has its redaction entry beyond the range.
+    return walk.finish(complete=to_seq >= last_seq(session))
 
 
 def record_verification(session: Session, report: ChainReport, *, from_seq: int, to_seq: int,
                         actor_label: str) -> AuditVerification:
     row = AuditVerification(verified_at=clock.now(), from_seq=from_seq, to_seq=to_seq,
-                            checked=report.checked, intact=report.intact,
+                            checked=report.checked, redacted=report.redacted,
+                            intact=report.intact,
                             reason=report.reason, actor_label=actor_label)
     session.add(row)
     session.flush()

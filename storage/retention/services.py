@@ -4,6 +4,13 @@ the list, and the deletion of a case with everything personal hanging off it.
 Deletion walks the foreign keys down from the case rather than naming tables, so a table
 added later that points at a case (or at its stages, actions, notes...) is deleted with it
 instead of blocking the deletion or being left behind; a SET NULL key is cleared instead.
+
+The audit entries about what was deleted (entries with the case's id, and entries about any
+row deleted with it: the case, its people, their notes, stages, actions, documents,
+addresses, participants...) carry the same personal data in their `changes`, so the same
+transaction redacts them (storage.audit.services.redact): the text goes, the chain and the
+fact of each entry stay. Entries about the retention review itself hold nothing personal
+and are kept whole as the record of the decision.
 """
 
 from __future__ import annotations
@@ -14,15 +21,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from casebridge import clock
 from rules.retention import Schedule
 from storage.accounts.models import Role, User
 from storage.actors import Actor
-from storage.audit.models import AuditAction
-from storage.audit.services import record
+from storage.audit.models import AuditAction, AuditEntry
+from storage.audit.services import record, redact
 from storage.base import Base
 from storage.cases.models import Case, CaseParticipant, CaseStatus
 from storage.documents.models import Document
@@ -179,6 +186,9 @@ class Deletion:
     counts: dict[str, int] = field(default_factory=dict)
     people_deleted: int = 0
     files: list[str] = field(default_factory=list)  # SHA-256s of the deleted documents
+    # Ids of the deleted rows by table, for redacting the audit entries about them.
+    removed: dict[str, list[int]] = field(default_factory=dict)
+    redacted: int = 0  # audit entries redacted
 
 
 def approve_deletion(session: Session, actor: Actor, user: User, review_id: int) -> Deletion:
@@ -198,6 +208,9 @@ def approve_deletion(session: Session, actor: Actor, user: User, review_id: int)
     case_id = review.case_id
     if case is not None:
         result = _delete_case(session, case, review)
+    if case_id is not None:
+        result.redacted = len(redact(session, actor, _about(case_id, result.removed),
+                                     reason="retention", review=review.id, case_id=case_id))
     review.status, review.case_id = ReviewStatus.DELETED, None
     review.decided_by_id, review.decided_at = user.id, clock.now()
     # Nothing personal: ids, the reference, the type and counts of what went.
@@ -205,9 +218,26 @@ def approve_deletion(session: Session, actor: Actor, user: User, review_id: int)
            case_id=case_id, detail={
                "retention_review": review.id, "case_reference": review.case_reference,
                "case_type": review.case_type, "rows_deleted": result.counts,
-               "people_deleted": result.people_deleted, "files": len(result.files)})
+               "people_deleted": result.people_deleted, "files": len(result.files),
+               "audit_entries_redacted": result.redacted})
     session.flush()
     return result
+
+
+_IN_BATCH = 500
+# Entries about the review are the record of the decision and hold nothing personal.
+_KEPT_WHOLE = RetentionReview.__tablename__
+
+
+def _about(case_id: int, removed: dict[str, list[int]]) -> ColumnElement[bool]:
+    """Audit entries about the deleted case or about any row deleted with it."""
+    about = [AuditEntry.case_id == case_id]
+    for table, ids in removed.items():
+        keys = sorted({str(i) for i in ids})
+        about.extend(and_(AuditEntry.entity_type == table,
+                          AuditEntry.entity_id.in_(keys[n:n + _IN_BATCH]))
+                     for n in range(0, len(keys), _IN_BATCH))
+    return and_(or_(*about), AuditEntry.entity_type != _KEPT_WHOLE)
 
 
 def _delete_case(session: Session, case: Case, review: RetentionReview) -> Deletion:
@@ -263,6 +293,7 @@ def _delete_rows(session: Session, table: Table, ids: list[int], result: Deletio
             else:
                 _count(result, child.name,
                        session.execute(delete(child).where(column.in_(ids))).rowcount)
+    result.removed.setdefault(table.name, []).extend(ids)
     _count(result, table.name,
            session.execute(delete(table).where(table.c.id.in_(ids))).rowcount)
 

@@ -120,6 +120,7 @@ def index() -> Any:
         users=_names(db, {e.actor_user_id for e in page.entries} if page else set()),
         actions=list(AuditAction),
         readable=lambda e: audit_search.readable_changes(e, hidden),
+        redaction=audit_search.redaction_of,
         last_check=audit_search.last_verification(db), head=audit_search.last_seq(db),
         verify_newest=VERIFY_NEWEST,
     ), (400 if errors else 200)
@@ -173,9 +174,12 @@ def verify() -> Any:
     audit_search.record_verification(db, report, from_seq=first, to_seq=last,
                                      actor_label=current_actor().label)
     record(db, current_actor(), AuditAction.VIEW, entity_type="audit_log", entity_id="verify",
-           detail={"from_seq": first, "to_seq": last, "intact": report.intact})
+           detail={"from_seq": first, "to_seq": last, "intact": report.intact,
+                   "redacted": report.redacted})
     if report.intact:
-        flash(f"Entries {first} to {last} are intact: {report.checked} checked.", "success")
+        redacted = f", {report.redacted} of them redacted" if report.redacted else ""
+        flash(f"Entries {first} to {last} are intact: {report.checked} checked{redacted}.",
+              "success")
     else:
         flash(f"The audit chain is broken: {report.reason}. Tell your administrator.", "error")
     return redirect(url_for("audit.index"))

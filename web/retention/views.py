@@ -76,8 +76,10 @@ def delete(review_id: int) -> Any:
     if done.already:
         flash(f"{done.review.case_reference} had already been deleted.", "info")
     else:
-        flash(f"{done.review.case_reference} and everything personal in it has been deleted.",
-              "success")
+        redacted = (f" Personal data was removed from {done.redacted} audit log entries about "
+                    "it." if done.redacted else "")
+        flash(f"{done.review.case_reference} and everything personal in it has been deleted."
+              f"{redacted}", "success")
     return redirect(url_for("retention.index"))
 
 

@@ -12,7 +12,13 @@ from storage.actors import Actor
 from storage.agencies.models import Agency, AgencyType
 from storage.agencies.services import create_agency
 from storage.audit.models import GENESIS_HASH, AuditAction, AuditChainHead, AuditEntry
-from storage.audit.services import canonical_json, entry_digest, record, verify_chain
+from storage.audit.services import (
+    canonical_json,
+    changes_digest,
+    entry_digest,
+    record,
+    verify_chain,
+)
 from tests import factories
 from tests.storage.helpers import audit_entries, flush_in_savepoint
 
@@ -241,7 +247,7 @@ def insert_forged_entry(session, *, seq: int, prev_hash: str, entry_hash: str | 
     forged = AuditEntry(
         seq=seq, occurred_at=latest.occurred_at, actor_label="user:intruder",
         action=AuditAction.DELETE, entity_type="cases", entity_id="1", case_id=1,
-        changes="{}", prev_hash=prev_hash,
+        changes="{}", changes_digest=changes_digest("{}"), hash_version=2, prev_hash=prev_hash,
     )
     forged.entry_hash = entry_hash or entry_digest(forged)
     session.add(forged)

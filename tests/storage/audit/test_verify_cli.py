@@ -7,6 +7,8 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from casebridge.cli import main
+from storage.audit.models import AuditEntry
+from storage.audit.services import redact
 from storage.db import make_session_factory, unit_of_work
 from tests import factories
 
@@ -76,3 +78,19 @@ def test_verify_on_a_database_without_tables_says_how_to_create_them(scratch_eng
     result = CliRunner().invoke(main, ["audit", "verify"], env=env)
     assert result.exit_code == 1
     assert "casebridge db upgrade" in result.output
+
+
+def test_verify_counts_redacted_entries_as_redacted_not_broken(
+    verify, three_committed_entries, migrated_scratch
+):
+    with unit_of_work(make_session_factory(migrated_scratch)) as session:
+        redact(session, factories.SYSTEM, AuditEntry.seq == 2, reason="retention", review=1)
+    result = verify()
+    assert result.exit_code == 0, result.output
+    assert "Audit chain intact: 4 entries verified, 1 of them redacted" in result.stdout
+    with migrated_scratch.begin() as connection:
+        connection.execute(text("UPDATE audit_entries SET changes = '{}' WHERE seq = 2"))
+    result = verify()
+    assert result.exit_code == 1
+    assert "AUDIT CHAIN BROKEN at entry 2" in result.stderr
+    assert "redaction mark of entry 2 was altered" in result.stderr

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from rules import retention
 from storage.accounts.models import Role
-from storage.audit.models import AuditAction
+from storage.audit.models import AuditAction, AuditEntry
+from storage.audit.services import REDACTION_ENTITY, verify_chain
 from storage.cases.models import (
     Case,
     CaseParticipant,
@@ -28,7 +29,7 @@ from storage.documents.store import DocumentStore
 from storage.errors import AccessDenied, InvalidRequest, InvalidState
 from storage.outbox.models import OutboxMessage
 from storage.people.models import Person, PersonAddress, Vulnerability
-from storage.people.services import create_location, create_person
+from storage.people.services import create_location, create_person, update_person
 from storage.retention import services as retention_services
 from storage.retention.models import RetentionReview, ReviewStatus
 from tests import factories
@@ -156,6 +157,67 @@ def test_approved_deletion_removes_the_case_and_what_is_personal_once(
     assert again.already
     assert len(audit_entries(session, action=AuditAction.DELETE, entity_type="cases")) == 1
     assert _sweep(session, date(2032, 3, 3))["added"] == 0
+
+
+def test_deletion_redacts_every_audit_entry_that_held_the_victims_data(
+        session, frozen_clock, store):
+    """Names (as created and as changed), the note and the document name went into audit
+    entries; after deletion no entry's text holds any of them, and the chain verifies."""
+    owner = factories.agency(session)
+    manager = factories.user(session, owner, Role.MANAGER)
+    victim = create_person(session, factories.SYSTEM, given_name="Zelda", family_name="Quarry",
+                           phone="07700 900123")
+    stays = create_person(session, factories.SYSTEM, given_name="Yusuf", family_name="Keeps")
+    session.commit()
+    update_person(session, factories.SYSTEM, victim.id, family_name="Quarry-Vane",
+                  known_as="Zed")
+    session.commit()
+    case = _closed_case(session, frozen_clock, owner, on=datetime(2026, 3, 2, 9, tzinfo=UTC),
+                        people=[victim, stays], store=store)
+    frozen_clock.set(datetime(2026, 3, 2, 10, tzinfo=UTC))
+    reopen_case(session, factories.SYSTEM, case_id=case.id, expected_version=case.version,
+                reason="Threatened again at the bus stop on Marl Road")
+    session.commit()
+    case = session.get(Case, case.id)
+    add_note(session, factories.SYSTEM, case_id=case.id,
+             body="Zelda says the neighbour at number 9 shouts slurs")
+    close_case(session, factories.SYSTEM, case_id=case.id, expected_version=case.version,
+               reason="Moved away")
+    session.commit()
+    # Still on another case, so Yusuf's own record (and its audit) is not due for deletion.
+    _closed_case(session, frozen_clock, owner, on=datetime(2029, 3, 2, 9, tzinfo=UTC),
+                 people=[stays])
+    secrets = ("Zelda", "Quarry", "Vane", "07700 900123", "Zed", "slurs", "Marl Road")
+
+    def holding(secret: str) -> list[int]:
+        return list(session.scalars(select(AuditEntry.seq).where(
+            AuditEntry.changes.contains(secret)).order_by(AuditEntry.seq)))
+
+    assert all(holding(s) for s in secrets)  # the test would prove nothing otherwise
+    frozen_clock.set(datetime(2032, 3, 2, 9, tzinfo=UTC))
+    _sweep(session, date(2032, 3, 2))
+    review = session.scalars(select(RetentionReview)
+                             .where(RetentionReview.case_id == case.id)).one()
+    done = retention_services.approve_deletion(session, factories.actor_for(manager), manager,
+                                               review.id)
+    session.commit()
+    session.expire_all()
+
+    assert {s: holding(s) for s in secrets} == {s: [] for s in secrets}
+    # The other case's note is the same text but not due: only this case's copy went.
+    assert len(holding("Spoke to the victim at home")) == 1
+    assert holding("Yusuf")  # still held about someone still on a case
+    report = verify_chain(session)
+    assert report.intact, report.reason
+    assert report.redacted >= done.redacted > 0
+    [redaction] = audit_entries(session, entity_type=REDACTION_ENTITY)
+    assert redaction.case_id == case.id
+    assert f'"review":{review.id}' in redaction.changes
+    [deleted] = audit_entries(session, action=AuditAction.DELETE, entity_type="cases")
+    assert f'"audit_entries_redacted":{done.redacted}' in deleted.changes
+    assert deleted.redacted_at is None  # the record of the deletion stays whole
+    assert all(e.redacted_at is None
+               for e in audit_entries(session, entity_type="retention_reviews"))
 
 
 def test_keeping_puts_the_case_back_on_the_list_when_the_time_is_up(session, frozen_clock):

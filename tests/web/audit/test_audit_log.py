@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from storage.accounts.models import Role
 from storage.audit.models import AuditAction, AuditEntry, AuditVerification
-from storage.audit.services import record
+from storage.audit.services import record, redact
 from storage.people.services import create_person, update_person
 from tests import factories
 from tests.storage.helpers import audit_entries
@@ -143,3 +143,27 @@ def test_verify_now_records_the_result_and_finds_tampering(as_auditor, session, 
     text = as_auditor.get("/audit").get_data(as_text=True)
     assert "BROKEN" in text
     assert "altered after it was written" in text
+
+
+def test_redacted_entries_are_shown_and_verified_as_redacted_not_broken(
+        as_auditor, session, owner, auditor):
+    actor = factories.actor_for(user_with_password(session, owner, Role.PRACTITIONER))
+    person = create_person(session, actor, given_name="Ada", family_name="Redactme")
+    session.commit()
+    redact(session, factories.actor_for(auditor),
+           (AuditEntry.entity_type == "people") & (AuditEntry.entity_id == str(person.id)),
+           reason="retention", review=41)
+    session.commit()
+
+    text = as_auditor.get(f"/audit?entity_type=people&entity_id={person.id}").get_data(
+        as_text=True)
+    assert "Redacted" in text
+    assert "Retention, review 41" in text
+    assert "Redactme" not in text
+    as_auditor.post("/audit/verify")
+    check = session.query(AuditVerification).order_by(AuditVerification.id.desc()).first()
+    assert check.intact, check.reason
+    assert check.redacted == 1
+    text = as_auditor.get("/audit").get_data(as_text=True)
+    assert "1 of them redacted" in text
+    assert "BROKEN" not in text

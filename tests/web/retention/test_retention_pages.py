@@ -7,11 +7,11 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from rules import retention as schedules
 from storage.accounts.models import Role
-from storage.audit.models import AuditAction
+from storage.audit.models import AuditAction, AuditEntry
 from storage.cases.models import Case
 from storage.cases.workflow import close_case
 from storage.documents.models import Document
@@ -68,7 +68,30 @@ def test_a_manager_deletes_a_due_case_after_confirming(app, client, session, man
     again = client.post(f"/retention/{due_review.id}/delete",
                         data={"review": due_review.id, "confirm": "yes"})
     assert again.status_code == 302  # idempotent: already done
-    assert "Decided recently" in client.get("/retention").get_data(as_text=True)
+    page = client.get("/retention").get_data(as_text=True)
+    assert "Decided recently" in page
+    assert "Personal data was removed from" in page  # the audit entries about it
+    assert all(e.redacted_at is not None for e in audit_entries(session, case_id=case_id)
+               if e.entity_type not in ("retention_reviews", "audit_entries")
+               and e.action is not AuditAction.DELETE)
+
+
+def test_deletion_is_refused_while_an_audit_entry_about_the_case_is_tampered_with(
+        client, session, manager, due_review):
+    """Redacting a tampered entry would pass the tampering off as a lawful redaction."""
+    sign_in(client, manager)
+    case_id = due_review.case_id
+    session.execute(update(AuditEntry).where(AuditEntry.case_id == case_id,
+                                             AuditEntry.entity_type == "documents")
+                    .values(actor_label="user:forged"))
+    session.commit()
+    response = client.post(f"/retention/{due_review.id}/delete",
+                           data={"review": due_review.id, "confirm": "yes"})
+    assert response.status_code == 409
+    assert "was altered after it was written" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Case, case_id) is not None
+    assert session.get(RetentionReview, due_review.id).status is ReviewStatus.PENDING
 
 
 def test_keeping_needs_months_and_a_reason_and_keeps_what_was_typed(client, session, manager,
