@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,6 +84,22 @@ def user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
+def count_failure(session: Session, actor: Actor, user: User, *, now: datetime,
+                  max_attempts: int, lockout: timedelta, detail: dict[str, Any]) -> bool:
+    """One more wrong password or code in a row, audited; the one that reaches
+    `max_attempts` locks the account for `lockout` (the count is shared by both sign-in
+    steps, so guessing codes is no cheaper than guessing passwords). True if it locked."""
+    user.failed_sign_ins += 1
+    locked = user.failed_sign_ins >= max_attempts
+    if locked:
+        user.locked_until = now + lockout
+        user.failed_sign_ins = 0
+    session.flush()
+    record(session, actor, AuditAction.SIGN_IN_FAILED, entity=user,
+           detail={**detail, "locked": locked})
+    return locked
+
+
 class SignInRefused(Exception):
     """Why a sign-in failed, in words safe to show (never which of e-mail or password)."""
 
@@ -119,14 +136,8 @@ def authenticate(
             "minutes, or ask your administrator to unlock it"
         )
     if not verify_password(user.password_hash, password):
-        user.failed_sign_ins += 1
-        locked = user.failed_sign_ins >= max_attempts
-        if locked:
-            user.locked_until = now + lockout
-            user.failed_sign_ins = 0
-        session.flush()
-        record(session, actor, AuditAction.SIGN_IN_FAILED, entity=user,
-               detail={"reason": "wrong password", "locked": locked})
+        locked = count_failure(session, actor, user, now=now, max_attempts=max_attempts,
+                               lockout=lockout, detail={"reason": "wrong password"})
         if locked:
             raise SignInRefused(
                 "Too many wrong passwords: this account is locked for "

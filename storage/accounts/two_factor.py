@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from casebridge import clock
 from storage.accounts.models import RecoveryCode, User
+from storage.accounts.services import count_failure
 from storage.actors import Actor
 from storage.audit.models import AuditAction
 from storage.audit.services import record
@@ -174,14 +175,8 @@ def verify_second_step(session: Session, user: User, code: str, *, ip_address: s
         else:
             reason = "wrong or used recovery code"
     if kind is None:
-        user.failed_sign_ins += 1
-        locked = user.failed_sign_ins >= max_attempts
-        if locked:
-            user.locked_until = now + lockout
-            user.failed_sign_ins = 0
-        session.flush()
-        record(session, actor, AuditAction.SIGN_IN_FAILED, entity=user,
-               detail={"reason": reason, "step": "two_factor", "locked": locked})
+        locked = count_failure(session, actor, user, now=now, max_attempts=max_attempts,
+                               lockout=lockout, detail={"reason": reason, "step": "two_factor"})
         if locked:
             raise CodeRefused("Too many wrong codes: this account is locked for "
                               f"{int(lockout.total_seconds() // 60)} minutes")
