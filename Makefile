@@ -22,6 +22,10 @@ $(VENV)/.installed: pyproject.toml web/frontend/package-lock.json | $(BIN)/pytho
 	@echo "Installing the GOV.UK Frontend design system (npm) ..."
 	cd web/frontend && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	$(BIN)/python -m web.assets
+	@echo "Compiling the installed packages to bytecode ..."
+	@# Where PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile Prefect,
+	@# SQLAlchemy and the rest from source on each start (5 s -> 2 s per command here).
+	-$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null 2>&1
 	@touch $@
 
 install: $(VENV)/.installed
