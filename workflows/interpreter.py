@@ -688,7 +688,8 @@ class _Run:
                 interval = recurrence.interval(self.state.risk)
                 if interval is not None:
                     reviews[stage.key] = interval.after(at, self.cal)
-        self.state = replace(self.state, next_reviews=reviews)
+        if reviews != self.state.next_reviews:
+            self.state = replace(self.state, next_reviews=reviews)
 
     def _cancel_all(self, reason: str) -> None:
         runs = []
