@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from casebridge.cli_documents import publish_document, validate_document
 from storage.db import unit_of_work
 
 # Modules that register a family with rules.preview when imported.
@@ -37,17 +38,10 @@ def standards() -> None:
                 required=False)
 def standards_validate(path: Path | None) -> None:
     """Check a standards file (the shipped default if none given); list every problem."""
-    from casebridge.yamlsource import DocumentError
     from rules.standards import DEFAULT_FILE, load_standards_file
 
-    path = path or DEFAULT_FILE
-    try:
-        found = load_standards_file(path)
-    except DocumentError as exc:
-        click.echo("\n".join(str(p) for p in exc.problems), err=True)
-        raise click.ClickException(f"{path} has {len(exc.problems)} problem(s)") from None
-    click.echo(f"ok  {found.partnership} v{found.version}  {found.content_hash[:12]}  "
-               f"{len(found.standards)} standard(s), {len(found.ladders)} ladder(s)  {path}")
+    validate_document(path or DEFAULT_FILE, load_standards_file, lambda found: (
+        f"{len(found.standards)} standard(s), {len(found.ladders)} ladder(s)"))
 
 
 @standards.command("publish")
@@ -59,17 +53,8 @@ def standards_publish(click_ctx: click.Context, path: Path | None) -> None:
     measured against it from the next sweep. Published versions never change."""
     from storage.standards.services import publish, publish_default
 
-    cli = _cli()
-    ctx = click_ctx.ensure_object(cli.Context)
-    with cli._service_errors(), unit_of_work(ctx.require_schema().sessions) as session:
-        if path is None:
-            row, new = publish_default(session, cli.CLI_ACTOR)
-        else:
-            row, new = publish(session, cli.CLI_ACTOR, source_text=path.read_text("utf-8"),
-                               source_name=str(path))
-        state = "published" if new else "already published"
-        click.echo(f"standards {row.partnership} v{row.version}: {state} "
-                   f"({row.content_hash[:12]})")
+    publish_document(click_ctx, path, label="standards", publish=publish,
+                     publish_default=publish_default)
 
 
 @standards.command("show")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from storage.db import unit_of_work
+from casebridge.cli_documents import publish_document, validate_document
 
 
 def _cli():  # type: ignore[no-untyped-def]
@@ -25,17 +25,10 @@ def sharing() -> None:
                 required=False)
 def sharing_validate(path: Path | None) -> None:
     """Check an agreement file (the shipped default if none given); list every problem."""
-    from casebridge.yamlsource import DocumentError
     from rules.sharing import DEFAULT_FILE, load_sharing_file
 
-    path = path or DEFAULT_FILE
-    try:
-        found = load_sharing_file(path)
-    except DocumentError as exc:
-        click.echo("\n".join(str(p) for p in exc.problems), err=True)
-        raise click.ClickException(f"{path} has {len(exc.problems)} problem(s)") from None
-    click.echo(f"ok  {found.partnership} v{found.version}  {found.content_hash[:12]}  "
-               f"{len(found.case_types)} case type(s)  {path}")
+    validate_document(path or DEFAULT_FILE, load_sharing_file,
+                      lambda found: f"{len(found.case_types)} case type(s)")
 
 
 @sharing.command("publish")
@@ -45,24 +38,10 @@ def sharing_validate(path: Path | None) -> None:
 def sharing_publish(click_ctx: click.Context, path: Path | None) -> None:
     """Publish an agreement file (the shipped default if none given): every access check
     reads it at once. Published versions never change."""
-    from casebridge.yamlsource import DocumentError
     from storage.sharing.services import publish, publish_default
 
-    cli = _cli()
-    ctx = click_ctx.ensure_object(cli.Context)
-    try:
-        with cli._service_errors(), unit_of_work(ctx.require_schema().sessions) as session:
-            if path is None:
-                row, new = publish_default(session, cli.CLI_ACTOR)
-            else:
-                row, new = publish(session, cli.CLI_ACTOR, source_text=path.read_text("utf-8"),
-                                   source_name=str(path))
-            state = "published" if new else "already published"
-            click.echo(f"sharing agreement {row.partnership} v{row.version}: {state} "
-                       f"({row.content_hash[:12]})")
-    except DocumentError as exc:
-        click.echo("\n".join(str(p) for p in exc.problems), err=True)
-        raise click.ClickException(f"{path} has {len(exc.problems)} problem(s)") from None
+    publish_document(click_ctx, path, label="sharing agreement", publish=publish,
+                     publish_default=publish_default)
 
 
 @sharing.command("show")
