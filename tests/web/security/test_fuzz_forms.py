@@ -67,7 +67,7 @@ def poster(world):
 
 def url_of(app, world, endpoint: str, rule: str) -> str:
     row = matrix.row(endpoint) or matrix.Row(matrix.SIGNED_IN)
-    return address(app, endpoint, rule, world.url_values() | dict(row.values))
+    return address(app, endpoint, rule, row.url_values(world.url_values()))
 
 
 def signed_in_with_token(app, client, user) -> str:

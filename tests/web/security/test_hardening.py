@@ -25,7 +25,7 @@ POSTS = [(e, r) for e, m, r in endpoint_methods() if m == "POST"]
 
 def url_of(app, world, endpoint: str, rule: str) -> str:
     row = matrix.row(endpoint) or matrix.Row(matrix.SIGNED_IN)
-    return address(app, endpoint, rule, world.url_values() | dict(row.values))
+    return address(app, endpoint, rule, row.url_values(world.url_values()))
 
 
 def admin_of_owner(world):
