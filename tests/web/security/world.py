@@ -192,6 +192,15 @@ def enter(client: FlaskClient, user: User | None) -> None:
                           epoch=user.session_epoch)
 
 
+def pending(client: FlaskClient, user: User) -> None:
+    """Half signed in as `user`: the password was right, the code step (auth.two_factor)
+    waits."""
+    with client.session_transaction() as cookie:
+        cookie.clear()
+        cookie.update(pending_user_id=user.id, pending_epoch=user.session_epoch,
+                      pending_at=clock.now().isoformat(), pending_next="/")
+
+
 def fingerprint(connection, skip: tuple[str, ...] = ()) -> tuple:
     """What a request could have written, in one read: every table's row count, its latest
     `updated_at` where it has one, and the sum of case versions (every change to a case
