@@ -145,17 +145,22 @@ def export() -> Any:
     db.commit()  # the export is on the record before its first row leaves
 
     hidden = hidden_answer_keys(current_user())
+    runtime = current_app.extensions["casebridge.runtime"]
 
     def rows() -> Iterator[str]:
+        # Its own session, closed when the last row has gone: the request's is closed at
+        # the request's end, and reading through it afterwards would open a transaction
+        # (and hold a connection) that nothing ends.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(audit_search.CSV_COLUMNS)
-        for n, entry in enumerate(audit_search.iter_entries(db, filters), 1):
-            writer.writerow(audit_search.csv_row(entry, hidden))
-            if n % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        with runtime.sessions() as reading:
+            for n, entry in enumerate(audit_search.iter_entries(reading, filters), 1):
+                writer.writerow(audit_search.csv_row(entry, hidden))
+                if n % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         yield buffer.getvalue()
 
     return Response(stream_with_context(rows()), mimetype="text/csv", headers={

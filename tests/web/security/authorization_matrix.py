@@ -10,16 +10,21 @@ naming it. A row is one line, endpoint -> policy:
 Adding a route: add its row, choosing the policy the route must enforce (or write a new
 Policy below from a predicate on `Who`, and say why in a comment). URL parameters are
 filled from the fixture world (world.World.url_values: reference, stage_id, document_id,
-action_id, meeting_id, item_id, person_id, location_id, filename); a new parameter name
-needs a value there. `form` values and `query` values may use the same "{name}"
+action_id, meeting_id, item_id, person_id, location_id, filename, restricted_reference,
+request_id, review_id, user_id, token, fmt); a new parameter name needs a value there.
+A row's `values` override them and may use "{name}" placeholders too (access.ask points
+`reference` at the restricted case). `form` values and `query` values may use the same "{name}"
 placeholders. Then run `pytest tests/web/security/test_authorization_matrix.py -k <endpoint>`.
 
 The world (world.py): agency A owns a case of each type (the ASB case is the one in URLs)
 and shares it with agency B; agency C is unrelated; the action on it is for B; the meeting
 is organised by A with B attending, chaired by A's panel member, and has the MARAC case on
-its agenda. Each role has a user in each agency (the partnership-wide roles, administrator
-and auditor, therefore appear as owner, sharer and unrelated alike), plus someone signed
-out.
+its agenda. A also owns a restricted case (shared with B, which a restriction makes not
+enough) that C has asked to see, a closed case due for deletion (the retention review), and
+an account (the colleague, two-factor on) with a usable password reset link. Each role has
+a user in each agency, two-factor set up where the role needs it (the partnership-wide
+roles, administrator and auditor, therefore appear as owner, sharer and unrelated alike),
+plus someone signed out.
 
 Allowed means 2xx/3xx (for a POST with no proper body, a 4xx form error such as 400 or 409
 also counts); denied means 403 or 404 as the route answers it, or for someone signed out a
@@ -103,6 +108,17 @@ MEETING_PLANNER = Policy("MEETING_PLANNER", lambda w: w.role in PLANNERS)
 MANAGERS = Policy("MANAGERS", lambda w: w.role in (Role.MANAGER, Role.PARTNERSHIP_ADMIN))
 ADMIN_ONLY = Policy("ADMIN_ONLY", lambda w: w.role is Role.PARTNERSHIP_ADMIN)
 AUDITOR_ONLY = Policy("AUDITOR_ONLY", lambda w: w.role is Role.AUDITOR)
+# The audit log: the partnership-wide roles only (it names every agency's records).
+WIDE_ONLY = Policy("WIDE_ONLY", lambda w: w.wide)
+# The sharing agreement: partnership-level rules, no record in it; read by every agency's
+# managers (they decide access requests by it) and by the partnership-wide roles.
+AGREEMENT_READERS = Policy("AGREEMENT_READERS", lambda w: w.role in (
+    Role.MANAGER, Role.PARTNERSHIP_ADMIN, Role.AUDITOR))
+# Managing a person (locking the profile, a subject access export): managers of the
+# agencies working with them (A and B), partnership administrators. The export holds only
+# what the requester's agency may release, so the sharing agency's manager is by design.
+PERSON_MANAGER = Policy("PERSON_MANAGER", lambda w: w.role is Role.PARTNERSHIP_ADMIN
+                        or (w.role is Role.MANAGER and w.agency in ("A", "B")))
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,12 @@ class Row:
     form: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, object] = field(default_factory=dict)
+
+    def url_values(self, world_values: Mapping[str, object]) -> dict[str, object]:
+        """The world's URL values with this row's overrides ("{name}" placeholders filled)."""
+        return dict(world_values) | {
+            k: v.format(**world_values) if isinstance(v, str) else v
+            for k, v in self.values.items()}
 
     def policy_for(self, method: str) -> Policy | None:
         if isinstance(self.policy, Policy):
@@ -167,6 +189,45 @@ MATRIX: dict[str, Policy | Mapping[str, Policy] | Row] = {
     "engine.index": ADMIN_ONLY,
     "engine.retry": ADMIN_ONLY,
     "rules.index": MANAGERS,
+    "access.agreement": AGREEMENT_READERS,
+    "audit.index": WIDE_ONLY,
+    "audit.export": WIDE_ONLY,
+    "audit.verify": WIDE_ONLY,
+    # Each manager's retention list holds their own agency's reviews (an admin's: all).
+    "retention.index": MANAGERS,
+    # Deciding the owning agency's review; confirm=yes, or the form error comes first.
+    "retention.delete": Row(MANAGER_OF_OWNER, form={"confirm": "yes"}),
+    "retention.keep": Row(MANAGER_OF_OWNER, form={"months": "12", "reason": "Still needed"}),
+    # --- restricted records -----------------------------------------------------------------
+    # Anyone signed in may ask for a restricted case they cannot see (the page says only who
+    # owns it); those who can see it are sent to it. The form error of an agency type the
+    # agreement leaves out (400) counts as reaching the route.
+    "access.ask": Row(SIGNED_IN, values={"reference": "{restricted_reference}"},
+                      form={"access-reason": "Working with the victim"}),
+    # Each user's own requests, and a manager's queue for their agency's cases.
+    "access.requests": SIGNED_IN,
+    "access.decide": Row(MANAGER_OF_OWNER, form={"decision": "decline",
+                                                 "reason": "Not needed"}),
+    "access.case_restriction": Row(MANAGER_OF_OWNER, form={"restricted": "yes",
+                                                           "reason": "Victim at risk"}),
+    "access.person_lock": Row(PERSON_MANAGER, form={"locked": "yes", "reason": "At risk"}),
+    "person_records.history": CASE_VISIBLE,  # whoever works with the person, wide roles
+    "person_records.subject_access": PERSON_MANAGER,
+    # --- accounts ---------------------------------------------------------------------------
+    "auth.forgot_password": PUBLIC,  # the same answer whether or not an account exists
+    "auth.reset_password": PUBLIC,  # the token is the key: anyone holding the link
+    # The code step exists only between a right password and the code: without a pending
+    # sign-in everyone is sent back to sign-in (counted as denied only when signed out).
+    # The step itself is tested in tests/web/test_auth*.py and fuzzed with a pending sign-in.
+    "auth.two_factor": SIGNED_IN,
+    "account.index": SIGNED_IN,
+    "account.enrol": SIGNED_IN,
+    "account.password": SIGNED_IN,
+    "account.users": MANAGERS,  # a manager lists their own agency's accounts
+    # The colleague's account (agency A): A's managers and partnership administrators.
+    "account.disable": MANAGER_OF_OWNER,
+    "account.enable": MANAGER_OF_OWNER,
+    "account.reset": MANAGER_OF_OWNER,
 }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from casebridge.runtime import Runtime
 from casebridge.settings import load_settings
 from storage.documents.store import DocumentStore
-from tests.web.security.world import World, build
+from tests.web.security.world import SECRET_KEY, World, build
 from web.app import create_app
 
 
@@ -30,9 +30,13 @@ def world_connection(engine: Engine) -> Iterator[Connection]:
 
 
 def make_app(engine: Engine, connection: Connection, directory, **settings) -> Flask:
+    # Every user of the world knocks on sign-in and reset from one address within seconds:
+    # the rate limits have their own tests (tests/web/test_auth.py), not these.
+    settings.setdefault("rate_limit_per_ip", "100000 per minute")
+    settings.setdefault("rate_limit_per_account", "100000 per minute")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CASEBRIDGE_CONFIG", str(directory / "absent.toml"))
-        loaded = load_settings(data_dir=directory, secret_key="test-secret-key", **settings)
+        loaded = load_settings(data_dir=directory, secret_key=SECRET_KEY, **settings)
     sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
                             expire_on_commit=False)
     runtime = Runtime(settings=loaded, engine=engine, sessions=sessions,

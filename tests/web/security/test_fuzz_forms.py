@@ -27,13 +27,15 @@ from tests.web.security import authorization_matrix as matrix
 from tests.web.security.conftest import make_app
 from tests.web.security.forms import Form, forms_on
 from tests.web.security.routes import address, endpoint_methods
-from tests.web.security.world import SYSTEM, enter, fingerprint
+from tests.web.security.world import SYSTEM, enter, fingerprint, pending
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 POSTS = [(e, r) for e, m, r in endpoint_methods() if m == "POST"]
 GETS = [(e, r) for e, m, r in endpoint_methods() if m == "GET"]
 # A failed sign-in is kept on purpose (the attempt counts towards a lockout, and is audited).
-WRITES_ON_PURPOSE = {"auth.sign_in": ("users", "audit_entries", "audit_chain_head")}
+# So is a wrong code at the code step.
+WRITES_ON_PURPOSE = {"auth.sign_in": ("users", "audit_entries", "audit_chain_head"),
+                     "auth.two_factor": ("users", "audit_entries", "audit_chain_head")}
 
 ODD = ["", " ", "0", "-1", "1.5", "99999999999999999999999", "1e309", "NaN", "null", "None",
        "2026-02-30", "31/12/1899", "../../etc/passwd", "<script>alert(1)</script>",
@@ -65,15 +67,36 @@ def poster(world):
     return world.users[("A", Role.PARTNERSHIP_ADMIN)]
 
 
+# Forms the administrator is never shown, each drawn for (and posted by) someone else: the
+# request form of a restricted case for a user who cannot see it, two-factor set-up for a
+# user without it, the code step for someone half signed in. endpoint -> (page, who, how).
+ELSEWHERE = {
+    "access.ask": ("/cases/{restricted_reference}", ("B", Role.PRACTITIONER), enter),
+    "account.enrol": ("/account/two-factor", ("A", Role.PRACTITIONER), enter),
+    "auth.two_factor": ("/sign-in/code", "colleague", pending),
+}
+
+
+def posted_by(world, endpoint: str):
+    """Who posts the endpoint's forms, and how they are signed in (None: signed out)."""
+    if endpoint == "auth.sign_in":
+        return None, enter
+    if endpoint in ELSEWHERE:
+        _, who, how = ELSEWHERE[endpoint]
+        return (world.colleague if who == "colleague" else world.users[who]), how
+    return poster(world), enter
+
+
 def url_of(app, world, endpoint: str, rule: str) -> str:
     row = matrix.row(endpoint) or matrix.Row(matrix.SIGNED_IN)
-    return address(app, endpoint, rule, world.url_values() | dict(row.values))
+    return address(app, endpoint, rule, row.url_values(world.url_values()))
 
 
-def signed_in_with_token(app, client, user) -> str:
-    """Sign `user` in and give the session a CSRF secret; the token a page would carry."""
+def signed_in_with_token(app, client, user, how=enter) -> str:
+    """Sign `user` in (or half in, with `how`=pending) and give the session a CSRF secret;
+    the token a page would carry."""
     raw = secrets.token_hex(20)
-    enter(client, user)
+    how(client, user)
     with client.session_transaction() as cookie:
         cookie["csrf_token"] = raw
     return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
@@ -91,9 +114,17 @@ def _pause(session, world) -> None:
                         expected_version=session.get(Case, world.case.id).version)
 
 
+def _disable(session, world) -> None:
+    from storage.accounts.models import User
+    from storage.accounts.services import set_active
+
+    set_active(session, SYSTEM, session.get(User, world.colleague.id), False)
+
+
 # Forms some pages draw only in another state of the world (reopen: a closed case; resume:
-# a paused one). Each is crawled, and its forms are fuzzed in the state they were drawn in.
-STATES = {"": None, "case closed": _close, "case paused": _pause}
+# a paused one; enable: a disabled account). Each is crawled, and its forms are fuzzed in
+# the state they were drawn in.
+STATES = {"": None, "case closed": _close, "case paused": _pause, "user disabled": _disable}
 
 
 def into_state(world_connection, world, state: str) -> None:
@@ -130,6 +161,18 @@ def drawn_forms(fuzz_app, world, world_connection) -> dict[str, list[Form]]:
                 found.setdefault(form.action, []).append(form)
         finally:
             nested.rollback()
+    values = world.url_values()
+    for endpoint, (template, _, _) in ELSEWHERE.items():
+        user, how = posted_by(world, endpoint)
+        signed_in_with_token(fuzz_app, client, user, how)
+        url = template.format(**values)
+        nested = world_connection.begin_nested()
+        try:
+            response = client.get(url)
+            for form in forms_on(url, response.get_data(as_text=True)):
+                found.setdefault(form.action, []).append(form)
+        finally:
+            nested.rollback()
     return found
 
 
@@ -141,7 +184,7 @@ def test_no_form_crashes_or_half_writes(endpoint, rule, fuzz_app, world, world_c
     assert forms, (f"no page draws a form that posts to {endpoint} ({url}); "
                    f"forms found: {sorted(drawn_forms)}")
     client = fuzz_app.test_client()
-    user = None if endpoint == "auth.sign_in" else poster(world)
+    user, how = posted_by(world, endpoint)
     skip = WRITES_ON_PURPOSE.get(endpoint, ())
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -158,7 +201,7 @@ def test_no_form_crashes_or_half_writes(endpoint, rule, fuzz_app, world, world_c
         for name in form.files:
             magic, rest, filename = data.draw(FILES, label=name)
             body[name] = (io.BytesIO(magic + rest), filename)
-        body["csrf_token"] = signed_in_with_token(fuzz_app, client, user)
+        body["csrf_token"] = signed_in_with_token(fuzz_app, client, user, how)
         nested = world_connection.begin_nested()
         try:
             into_state(world_connection, world, form.state)

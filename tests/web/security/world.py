@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 
 from casebridge import clock
 from storage.accounts.models import Role, User
+from storage.accounts.resets import request_reset, token_for
+from storage.accounts.two_factor import enrol_with_secret, new_secret
 from storage.agencies.models import Agency, AgencyType
+from storage.cases import workflow
 from storage.cases.models import Action, Case, ParticipantRole, StageInstance
 from storage.cases.services import add_note, add_participant, share_case
 from storage.documents.models import Document
@@ -30,7 +33,11 @@ from storage.meetings.models import AgendaItem, Attendance, Meeting, MeetingKind
 from storage.outbox.models import OutboxMessage, OutboxStatus
 from storage.people.models import Location, Person
 from storage.people.services import create_location, create_person
+from storage.restricted import services as restricted
+from storage.restricted.models import AccessRequest, AccessRequestStatus
+from storage.retention.models import RetentionOutcome, RetentionReview
 from tests import factories
+from tests.web.conftest import TWO_FACTOR_ROLES
 
 SECRET = "SECRETMARKER"
 CASE_TYPES = ("asb", "hate_crime", "marac", "asb_case_review", "restorative_justice")
@@ -38,6 +45,7 @@ AGENCIES = ("A", "B", "C")  # owner, shared with, unrelated
 RELATION = {"A": "owning agency", "B": "sharing agency", "C": "unrelated agency"}
 SYSTEM = factories.SYSTEM
 LONDON = ZoneInfo("Europe/London")
+SECRET_KEY = "test-secret-key"  # the apps' (conftest.make_app): reset links are signed with it
 
 
 @dataclass
@@ -52,6 +60,11 @@ class World:
     item: AgendaItem
     document: Document
     stage: StageInstance
+    restricted_case: Case  # owned by A, shared with B: a share is not enough to see it
+    access_request: AccessRequest  # C's request for the restricted case, waiting for A
+    review: RetentionReview  # a closed case of A's due for deletion (no documents)
+    colleague: User  # an account of A's (two-factor on) that managers look after
+    reset_token: str  # a usable password reset link's token, for the colleague
     secrets: list[str] = field(default_factory=list)
 
     @property
@@ -67,6 +80,9 @@ class World:
             "meeting_id": self.meeting.id, "item_id": self.item.id,
             "person_id": self.person.id, "location_id": self.location.id,
             "filename": "casebridge.css",
+            "restricted_reference": self.restricted_case.reference,
+            "request_id": self.access_request.id, "review_id": self.review.id,
+            "user_id": self.colleague.id, "token": self.reset_token, "fmt": "json",
         }
 
 
@@ -82,6 +98,9 @@ def build(session: Session, documents: DocumentStore, *, marker: str = SECRET) -
     }
     users = {(key, role): factories.user(session, agency, role)
              for key, agency in agencies.items() for role in Role}
+    for user in users.values():  # as they would have: else every page sends them to set it up
+        if TWO_FACTOR_ROLES & user.roles:
+            enrol_with_secret(session, SYSTEM, user, new_secret())
     owner = agencies["A"]
     cases = {}
     for case_type in CASE_TYPES:
@@ -126,10 +145,40 @@ def build(session: Session, documents: DocumentStore, *, marker: str = SECRET) -
     failed = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id).limit(1)).one()
     failed.status, failed.last_error = OutboxStatus.FAILED, "relay refused the message"
     stage = factories.active_stage(case, "report")
+    hidden = factories.open_case(
+        session, SYSTEM, case_type="asb", title=f"{marker} restricted title",
+        summary=f"{marker} restricted summary", owning_agency_id=owner.id)
+    share_case(session, SYSTEM, case_id=hidden.id, agency_id=agencies["B"].id)
+    restricted.set_case_restricted(session, SYSTEM, users[("A", Role.MANAGER)],
+                                   case_id=hidden.id, restricted=True,
+                                   reason=f"{marker} restriction reason")
+    asker = users[("C", Role.PRACTITIONER)]
+    access_request = AccessRequest(case_id=hidden.id, requested_by_id=asker.id,
+                                   requesting_agency_id=asker.agency_id,
+                                   reason=f"{marker} access reason",
+                                   status=AccessRequestStatus.PENDING, requested_at=clock.now())
+    session.add(access_request)
+    old = factories.open_case(session, SYSTEM, case_type="asb", title=f"{marker} old title",
+                              summary=f"{marker} old summary", owning_agency_id=owner.id)
+    workflow.close_case(session, SYSTEM, case_id=old.id, reason="Resolved",
+                        expected_version=old.version)
+    review = RetentionReview(case_id=old.id, case_reference=old.reference, case_type="asb",
+                             owning_agency_id=owner.id, closed_at=old.closed_at,
+                             due_on=(clock.now() - timedelta(days=30)).date(),
+                             outcome=RetentionOutcome.DELETE, rule_years=6)
+    session.add(review)
+    colleague = factories.user(session, owner, Role.PRACTITIONER)
+    enrol_with_secret(session, SYSTEM, colleague, new_secret())
+    reset = request_reset(session, email=colleague.email, secret_key=SECRET_KEY,
+                          lifetime=timedelta(days=1), ip_address=None)
+    assert reset is not None
     session.commit()
     return World(agencies=agencies, users=users, cases=cases, person=person,
                  location=location, action=action, meeting=meeting, item=item,
-                 document=document, stage=stage, secrets=[marker, "07700900461"])
+                 document=document, stage=stage, restricted_case=hidden,
+                 access_request=access_request, review=review, colleague=colleague,
+                 reset_token=token_for(SECRET_KEY, reset.nonce),
+                 secrets=[marker, "07700900461"])
 
 
 def enter(client: FlaskClient, user: User | None) -> None:
@@ -139,7 +188,17 @@ def enter(client: FlaskClient, user: User | None) -> None:
         cookie.clear()
         if user is not None:
             now = clock.now().isoformat()
-            cookie.update(user_id=user.id, signed_in_at=now, last_seen=now)
+            cookie.update(user_id=user.id, signed_in_at=now, last_seen=now,
+                          epoch=user.session_epoch)
+
+
+def pending(client: FlaskClient, user: User) -> None:
+    """Half signed in as `user`: the password was right, the code step (auth.two_factor)
+    waits."""
+    with client.session_transaction() as cookie:
+        cookie.clear()
+        cookie.update(pending_user_id=user.id, pending_epoch=user.session_epoch,
+                      pending_at=clock.now().isoformat(), pending_next="/")
 
 
 def fingerprint(connection, skip: tuple[str, ...] = ()) -> tuple:
