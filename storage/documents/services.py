@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
@@ -31,9 +32,10 @@ def attach_document(
     type kept is the one found, never `content_type` as the sender claimed it."""
     if session.get(Case, case_id) is None:
         raise NotFound("Case", case_id)
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = _safe_name(filename)
     if not name:
-        raise InvalidRequest({"file": "Choose a file to upload"})
+        raise InvalidRequest({"file": "Choose a file to upload" if not filename.strip() else
+                              "Give the file a name with letters or numbers in it"})
     try:
         kind = filetypes.check(stream, name)
         stored = store.put(stream, max_bytes=max_bytes)
@@ -58,3 +60,10 @@ def attach_document(
            after={"filename": document.filename, "content_type": document.content_type,
                   "size_bytes": stored.size_bytes, "sha256": stored.sha256})
     return document
+
+
+def _safe_name(filename: str) -> str:
+    """The last part of the name the browser sent, without control or formatting characters
+    (a NUL cannot be stored, and a right-to-left override can disguise an extension)."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()

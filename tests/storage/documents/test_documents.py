@@ -110,6 +110,29 @@ def test_attach_needs_a_file_name(session, store, case):
     assert not store.root.exists()  # refused before anything was written
 
 
+@pytest.mark.parametrize(("sent", "kept"), [
+    ("minutes\x00.txt", "minutes.txt"),        # PostgreSQL cannot store a NUL
+    ("report\u202etxt.exe", None),             # a right-to-left override hides ".exe"
+])
+def test_control_and_formatting_characters_never_reach_the_name(session, store, case, sent,
+                                                                 kept):
+    if kept is None:
+        with pytest.raises(InvalidRequest):  # what is left, reporttxt.exe, is not text
+            attach_document(session, SYSTEM, store, case_id=case.id, filename=sent,
+                            content_type="text/plain", stream=io.BytesIO(b"x"))
+        return
+    document = attach_document(session, SYSTEM, store, case_id=case.id, filename=sent,
+                               content_type="text/plain", stream=io.BytesIO(b"x"))
+    assert document.filename == kept
+
+
+def test_a_name_of_nothing_but_control_characters_is_refused(session, store, case):
+    with pytest.raises(InvalidRequest) as caught:
+        attach_document(session, SYSTEM, store, case_id=case.id, filename="\x00\x01",
+                        content_type="text/plain", stream=io.BytesIO(b"x"))
+    assert "letters or numbers" in caught.value.field_errors["file"]
+
+
 def test_attach_to_an_unknown_case_is_not_found(session, store, case):
     with pytest.raises(NotFound):
         attach_document(session, SYSTEM, store, case_id=case.id + 99, filename="a.txt",
